@@ -1,0 +1,92 @@
+"""Experiments: one module per course claim, found by name.
+
+``experiments.names()`` lists them; ``experiments.get("mle-least-squares")`` returns the
+module (``CLAIM``, ``Config``, ``run``); ``experiments.execute(name, ...)`` runs one into a run
+folder. The registry knows nothing about any particular experiment: a module in this package
+that defines ``CLAIM``, ``Config`` and ``run`` is an experiment, named after its file with
+``_`` turned into ``-``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..engine.run import Run
+from .base import Result, Verdict
+
+__all__ = ["Result", "Verdict", "execute", "get", "names", "preset"]
+
+_NOT_EXPERIMENTS = {"base"}
+
+
+def names() -> list[str]:
+    """All experiment names, sorted."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name in _NOT_EXPERIMENTS:
+            continue
+        found.append(info.name.replace("_", "-"))
+    return sorted(found)
+
+
+def get(name: str) -> ModuleType:
+    """The experiment module called ``name`` (ValueError listing the known names if none)."""
+    if name not in names():
+        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(names())}")
+    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    for attribute in ("CLAIM", "Config", "run"):
+        if not hasattr(module, attribute):
+            raise TypeError(f"experiment module {module.__name__} lacks {attribute}")
+    return module
+
+
+def preset(name: str, which: str = "quick", **overrides: Any):
+    """The ``quick`` or ``full`` Config of experiment ``name``, with fields replaced."""
+    module = get(name)
+    if which not in ("quick", "full"):
+        raise ValueError(f"preset must be 'quick' or 'full', got {which!r}")
+    config = getattr(module.Config, which)()
+    fields = {f.name for f in dataclasses.fields(config)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ValueError(f"{name}: Config has no field(s) {sorted(unknown)}")
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def execute(name: str, config, out: str | Path = "runs", *, run: Run | None = None) -> dict:
+    """Run experiment ``name`` with ``config`` in a new run folder (or ``run`` to resume).
+
+    Writes ``config.json`` first and ``result.json`` last; returns the result as a dict
+    (with ``run_dir`` and ``seconds`` added).
+    """
+    module = get(name)
+    if run is None:
+        run = Run.create(out, name)
+        run.write_config({"experiment": name, "preset": getattr(config, "preset", None),
+                          **dataclasses.asdict(config)})
+    started = time.perf_counter()
+    result = module.run(config, run)
+    if not isinstance(result, Result):
+        raise TypeError(f"{name}.run must return experiments.Result, got {type(result).__name__}")
+    payload = {
+        "experiment": name,
+        "claim": module.CLAIM,
+        **result.to_dict(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    run.write_result(payload)
+    return {**payload, "run_dir": str(run.path)}
+
+
+def config_from_dict(name: str, values: dict[str, Any]):
+    """Rebuild an experiment's Config from a ``config.json`` (for ``--resume``)."""
+    module = get(name)
+    fields = {f.name for f in dataclasses.fields(module.Config)}
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}
+    return module.Config(**kwargs)
