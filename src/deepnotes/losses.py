@@ -31,7 +31,7 @@ def bernoulli_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     −(1/n) log L = −(1/n) Σᵢ [ yᵢ log σ(zᵢ) + (1 − yᵢ) log(1 − σ(zᵢ)) ]
 
     which is the binary cross-entropy: maximizing the Bernoulli likelihood is minimizing
-    cross-entropy. Computed stably as softplus: −log σ(z) = softplus(−z), −log(1−σ(z)) = softplus(z).
+    cross-entropy. Computed stably: −log σ(z) = softplus(−z), −log(1−σ(z)) = softplus(z).
     """
     if logits.shape != y.shape:
         raise ValueError(f"logits and y must have the same shape, got {tuple(logits.shape)} and "

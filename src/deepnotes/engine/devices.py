@@ -23,7 +23,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"device={device!r} is not a device name ('auto', 'cpu', 'cuda', 'cuda:1')") from err
+        raise ValueError(
+            f"device={device!r} is not a device name ('auto', 'cpu', 'cuda', 'cuda:1')"
+        ) from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for, but CUDA is not available here")
     return resolved

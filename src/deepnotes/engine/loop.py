@@ -111,6 +111,8 @@ def iterate_batches(
     steps_per_epoch = math.ceil(local_n / local_batch)
     epoch, offset = divmod(start_step, steps_per_epoch)
     device = tensors[0].device
+    pair = len(tensors) == 2
+    first, second = tensors[0], tensors[-1]
     while True:
         if sampler is not None:
             sampler.set_epoch(epoch)
@@ -122,7 +124,7 @@ def iterate_batches(
         order = order.to(device)
         for b in range(offset, steps_per_epoch):
             index = order[b * local_batch : (b + 1) * local_batch]
-            yield tuple(t[index] for t in tensors)
+            yield (first[index], second[index]) if pair else tuple(t[index] for t in tensors)
         epoch, offset = epoch + 1, 0
 
 
@@ -144,9 +146,11 @@ class Progress:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
-                Progress as RichProgress,
                 TextColumn,
                 TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
             )
 
             self._bar = RichProgress(
@@ -302,9 +306,10 @@ def fit(
 ) -> FitResult:
     """Train ``model`` by minibatch steps of ``optimizer`` on ``loss_fn``.
 
-    One step: draw batch (x, y), then ``optimizer.step(closure)`` where the closure zeroes the
-    gradients, computes ``loss = loss_fn(model(x), y)`` and backpropagates (so closure-driven
-    optimizers such as L-BFGS work too), then ``scheduler.step()`` if given. A loss object with
+    One step: draw batch (x, y), ``loss = loss_fn(model(x), y)``, zero the gradients,
+    backpropagate, ``optimizer.step()``, then ``scheduler.step()`` if given. Optimizers that
+    re-evaluate the loss (L-BFGS, or any with ``requires_closure = True``) get
+    ``optimizer.step(closure)`` with a closure doing the same. A loss object with
     ``takes_model = True`` is called ``loss_fn(model, x, y)`` instead (adversarial training).
 
     Arguments:
@@ -391,6 +396,9 @@ def fit(
     else:
         torch.manual_seed(seed)
 
+    # optimizers that re-evaluate the loss inside step() (L-BFGS) get a closure
+    needs_closure = getattr(optimizer, "requires_closure",
+                            isinstance(optimizer, torch.optim.LBFGS))
     net = distributed.wrap(model, device) if is_distributed else model
     history: list[dict[str, Any]] = []
 
@@ -411,14 +419,20 @@ def fit(
     try:
         while step < total:
             x, y = next(batches)
+            if needs_closure:
 
-            def closure(x=x, y=y):
-                optimizer.zero_grad(set_to_none=True)
+                def closure(x=x, y=y):
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(net, x, y) if takes_model else loss_fn(net(x), y)
+                    loss.backward()
+                    return loss
+
+                loss = optimizer.step(closure)
+            else:
                 loss = loss_fn(net, x, y) if takes_model else loss_fn(net(x), y)
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                return loss
-
-            loss = optimizer.step(closure)
+                optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             value = loss.item()

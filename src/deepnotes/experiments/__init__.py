@@ -59,17 +59,20 @@ def preset(name: str, which: str = "quick", **overrides: Any):
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def execute(name: str, config, out: str | Path = "runs", *, run: Run | None = None) -> dict:
+def execute(
+    name: str, config, out: str | Path = "runs", *, run: Run | None = None,
+    preset: str | None = None,
+) -> dict:
     """Run experiment ``name`` with ``config`` in a new run folder (or ``run`` to resume).
 
     Writes ``config.json`` first and ``result.json`` last; returns the result as a dict
-    (with ``run_dir`` and ``seconds`` added).
+    (with ``run_dir`` and ``seconds`` added). A run folder without ``result.json`` is an
+    unfinished run: ``execute(name, config, run=Run.latest(out, name))`` resumes it.
     """
     module = get(name)
     if run is None:
         run = Run.create(out, name)
-        run.write_config({"experiment": name, "preset": getattr(config, "preset", None),
-                          **dataclasses.asdict(config)})
+        run.write_config({"experiment": name, "preset": preset, **dataclasses.asdict(config)})
     started = time.perf_counter()
     result = module.run(config, run)
     if not isinstance(result, Result):

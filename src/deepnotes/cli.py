@@ -1,0 +1,236 @@
+"""The ``deepnotes`` command: list · run · report · bench.
+
+Knows nothing about any particular experiment: it asks the registry for names, presets and
+``run``; results land in run folders that ``report`` turns into ``index.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="deepnotes: every claim of the deep-learning course as an experiment you can run.",
+)
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder of run folders.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One clear line on stderr, then a non-zero exit."""
+    errors.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _latest_result(out: Path, name: str) -> dict | None:
+    from .engine.run import Run
+
+    finished = [p for p in sorted((out / name).glob("*")) if (p / "result.json").is_file()]
+    return Run(finished[-1]).read_result() if finished else None
+
+
+@app.command("list")
+def list_experiments(out: OutOption = Path("runs")) -> None:
+    """List experiments: name, claim, and the verdict of the last finished run under --out."""
+    from . import experiments
+
+    table = Table("experiment", "claim", "last verdict", show_lines=False)
+    for name in experiments.names():
+        last = _latest_result(out, name)
+        verdict = "—" if last is None else (
+            "[green]reproduced[/]" if last["reproduced"] else "[red]not reproduced[/]"
+        )
+        table.add_row(name, experiments.get(name).CLAIM, verdict)
+    console.print(table)
+
+
+def _parse_overrides(config, pairs: list[str]) -> dict:
+    """``--set key=value`` pairs, converted to the Config field's type."""
+    import json
+
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    overrides = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            fail(f"--set expects KEY=VALUE, got {pair!r}")
+        if key not in fields:
+            fail(f"--set {key}: {type(config).__module__.rsplit('.', 1)[-1]} has no field "
+                 f"{key!r} (fields: {', '.join(fields)})")
+        current = getattr(config, key)
+        try:
+            if isinstance(current, str):
+                value = raw
+            else:
+                value = json.loads(raw)
+                if isinstance(current, tuple):
+                    value = tuple(value)
+                elif isinstance(current, float) and isinstance(value, int):
+                    value = float(value)
+        except json.JSONDecodeError:
+            fail(f"--set {key}: cannot read {raw!r} as a {type(current).__name__}")
+        overrides[key] = value
+    return overrides
+
+
+def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume) -> dict:
+    from . import experiments
+    from .engine.run import Run
+
+    run = None
+    if resume:
+        latest = Run.latest(out, name)
+        if latest is not None and latest.read_result() is None:
+            run = latest
+        elif latest is not None and latest.read_config().get("preset") == which:
+            console.print(f"[bold]{name}[/] finished already in {latest.path} (skipped)")
+            return {**latest.read_result(), "run_dir": str(latest.path)}
+    if run is not None:
+        config = experiments.config_from_dict(name, run.read_config())
+        console.print(f"[bold]{name}[/] resuming {run.path}")
+    else:
+        config = experiments.preset(name, which)
+        overrides = {"seed": seed, "device": device}
+        if data is not None:
+            if "data" not in {f.name for f in dataclasses.fields(config)}:
+                fail(f"--data: experiment {name} takes no data option")
+            overrides["data"] = data
+        config = dataclasses.replace(
+            experiments.preset(name, which, **overrides), **_parse_overrides(config, sets)
+        )
+        console.print(f"[bold]{name}[/] ({which})")
+    return experiments.execute(name, config, out, run=run, preset=which)
+
+
+@app.command()
+def run(
+    name: Annotated[str, typer.Argument(help="An experiment name (see `deepnotes list`) or 'all'.")],
+    quick: Annotated[bool, typer.Option("--quick", help="Small, fast preset (default).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Reproduce the published numbers.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the preset's).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
+    out: OutOption = Path("runs"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the latest unfinished run; skip finished ones.")] = False,
+    data: Annotated[str | None, typer.Option(help="Data set for experiments that take one: digits, mnist1d, idx:FOLDER.")] = None,
+    sets: Annotated[list[str] | None, typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,
+    threads: Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default). Small models run faster on 1.")] = 1,
+) -> None:
+    """Run one experiment (or all) and write runs/<name>/<timestamp>/."""
+    import torch
+
+    from . import experiments
+    from .engine.devices import resolve_device
+
+    if quick and full:
+        fail("give --quick or --full, not both")
+    which = "full" if full else "quick"
+    if seed is not None and seed < 0:
+        fail(f"--seed must be >= 0, got {seed}")
+    if device is not None:
+        try:
+            resolve_device(device)
+        except ValueError as err:
+            fail(f"--device: {err}")
+    if threads < 0:
+        fail(f"--threads must be >= 0, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+    names = experiments.names() if name == "all" else [name]
+    if name != "all" and name not in experiments.names():
+        fail(f"unknown experiment {name!r}; known: {', '.join(experiments.names())}, all")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".deepnotes-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        fail(f"--out {out}: not writable ({err.strerror})")
+
+    started, failures, summary = time.perf_counter(), [], []
+    for current in names:
+        begun = time.perf_counter()
+        try:
+            result = _run_one(current, which, out, seed, device, data, sets or [], resume)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            errors.print(f"interrupted; continue with: deepnotes run {name} --resume "
+                         f"--out {out}{' --full' if full else ''}")
+            raise typer.Exit(130) from None
+        except Exception as err:  # one experiment's crash must not hide the others
+            failures.append(current)
+            trace = traceback.format_exc()
+            crash = out / current / "last-error.txt"
+            crash.parent.mkdir(parents=True, exist_ok=True)
+            crash.write_text(trace)
+            errors.print(f"[red]✗ {current} failed:[/] {type(err).__name__}: {err} "
+                         f"(traceback in {crash})")
+            summary.append((current, "error", time.perf_counter() - begun))
+            continue
+        mark = "[green]✓ reproduced[/]" if result["reproduced"] else "[red]✗ not reproduced[/]"
+        console.print(f"  {mark} in {result['seconds']:.1f} s — {result['criterion']}")
+        console.print(f"  → {result['run_dir']}")
+        summary.append((current, "reproduced" if result["reproduced"] else "not reproduced",
+                        time.perf_counter() - begun))
+    if len(names) > 1:
+        table = Table("experiment", "verdict", "seconds")
+        for current, verdict, seconds in summary:
+            table.add_row(current, verdict, f"{seconds:.1f}")
+        console.print(table)
+        console.print(f"{len(names)} experiments in {time.perf_counter() - started:.1f} s")
+    if failures:
+        fail(f"{len(failures)} experiment(s) failed: {', '.join(failures)}", code=1)
+
+
+@app.command()
+def report(out: OutOption = Path("runs")) -> None:
+    """Write <out>/index.html: claim, verdict, metrics and figures of each experiment's last run."""
+    from .report import write_report
+
+    if not out.is_dir():
+        fail(f"--out {out}: no such folder (run `deepnotes run all --quick` first)")
+    try:
+        path = write_report(out)
+    except OSError as err:
+        fail(f"--out {out}: cannot write the report ({err.strerror})")
+    console.print(f"report: {path.resolve()}")
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="Short smoke runs.")] = False,
+    folder: Annotated[Path, typer.Option(help="Folder of benchmark scripts.")] = Path("benchmarks"),
+) -> None:
+    """Run every benchmarks/*.py (side-by-side speed comparisons; JSON lines on stdout)."""
+    scripts = sorted(folder.glob("*.py")) if folder.is_dir() else []
+    if not scripts:
+        fail(f"no benchmark scripts in {folder} (run from a checkout of deepnotes)")
+    failed = []
+    for script in scripts:
+        console.print(f"[bold]== {script}[/]")
+        command = [sys.executable, str(script)] + (["--quick"] if quick else [])
+        if subprocess.call(command) != 0:
+            failed.append(script.name)
+    if failed:
+        fail(f"benchmark(s) failed: {', '.join(failed)}", code=1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

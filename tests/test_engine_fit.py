@@ -1,0 +1,236 @@
+"""engine.fit: equals a plain PyTorch loop; resumes bit-identically; guards NaN; refuses
+unsafe checkpoints; rejects bad input with the argument's name."""
+
+import json
+import pickle
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DistributedSampler
+
+from deepnotes.engine import (
+    CheckpointError,
+    NonFiniteLossError,
+    Run,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+def make_problem(n=120, d=5, classes=3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=generator)
+    y = torch.randint(0, classes, (n,), generator=generator)
+    return X, y
+
+
+def make_model(seed=0, dropout=0.0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3))
+
+
+def plain_loop(model, X, y, steps, batch_size, seed, lr=0.05):
+    """Reference: the textbook loop over the order torch's DistributedSampler defines."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    sampler = DistributedSampler(range(len(X)), num_replicas=1, rank=0, shuffle=True, seed=seed)
+    step, epoch = 0, 0
+    torch.manual_seed(seed)
+    while step < steps:
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler))
+        for start in range(0, len(X), batch_size):
+            if step == steps:
+                break
+            index = order[start : start + batch_size]
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(X[index]), y[index]).backward()
+            optimizer.step()
+            step += 1
+        epoch += 1
+    return model
+
+
+def params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_fit_equals_a_plain_loop_exactly():
+    X, y = make_problem()
+    reference = plain_loop(make_model(), X, y, steps=37, batch_size=25, seed=3)
+    model = make_model()
+    result = fit(model, nn.functional.cross_entropy,
+                 torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), (X, y),
+                 steps=37, batch_size=25, seed=3, device="cpu", progress=False)
+    assert result.steps == 37
+    for ours, theirs in zip(params(result.model), params(reference), strict=True):
+        assert torch.equal(ours, theirs)
+
+
+def test_epochs_count_partial_batches_and_eval_metrics_match_direct_computation():
+    X, y = make_problem(n=100)
+    model = make_model()
+    accuracy = lambda out, target: (out.argmax(1) == target).float().mean()  # noqa: E731
+    result = fit(model, nn.functional.cross_entropy, lambda p: torch.optim.Adam(p, 1e-2),
+                 (X, y), epochs=3, batch_size=30, eval_data=(X[:70], y[:70]),
+                 metrics={"accuracy": accuracy}, device="cpu", progress=False)
+    assert result.steps == 3 * 4  # ceil(100 / 30) steps per epoch
+    with torch.no_grad():
+        expected = float(accuracy(model(X[:70]), y[:70]))
+    assert result.metrics["eval_accuracy"] == pytest.approx(expected)
+
+
+def test_closure_optimizers_work_lbfgs_reaches_least_squares():
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(50, 4, generator=generator, dtype=torch.float64)
+    y = X @ torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64) + 0.1 * torch.randn(
+        50, generator=generator, dtype=torch.float64)
+    model = nn.Linear(4, 1, bias=False, dtype=torch.float64)
+    fit(model, lambda out, t: ((out.squeeze(1) - t) ** 2).mean(),
+        torch.optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe",
+                          tolerance_grad=1e-12, tolerance_change=1e-15), (X, y),
+        steps=5, batch_size=None, device="cpu", progress=False)
+    solution = torch.linalg.lstsq(X, y.unsqueeze(1)).solution.squeeze(1)
+    torch.testing.assert_close(model.weight.detach().squeeze(0), solution, rtol=1e-8, atol=1e-8)
+
+
+def test_same_seed_same_result_even_with_dropout():
+    X, y = make_problem()
+    results = []
+    for _ in range(2):
+        model = make_model(dropout=0.3)
+        fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+            (X, y), steps=20, batch_size=16, seed=11, device="cpu", progress=False)
+        results.append(params(model))
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def train(run, steps, interrupt_at=None, resume=None):
+    X, y = make_problem()
+    model = make_model(dropout=0.2)
+    calls = {"n": 0}
+
+    def loss(out, target):
+        calls["n"] += 1
+        if interrupt_at is not None and calls["n"] > interrupt_at:
+            raise Interrupt
+        return nn.functional.cross_entropy(out, target)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.5)
+    return fit(model, loss, optimizer, (X, y), steps=steps, batch_size=16, run=run,
+               name="net", seed=5, device="cpu", checkpoint_every=4, resume=resume,
+               scheduler=scheduler, log_every=1, progress=False)
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path):
+    uninterrupted = train(Run(tmp_path / "a"), steps=30)
+    with pytest.raises(Interrupt):
+        train(Run(tmp_path / "b"), steps=30, interrupt_at=18)  # dies during step 19
+    saved = load_checkpoint(tmp_path / "b" / "checkpoints" / "net.pt")
+    assert saved["step"] == 16
+    resumed = train(Run(tmp_path / "b", resume=True), steps=30)
+    assert resumed.steps == 30
+    assert [r["step"] for r in resumed.history] == list(range(17, 31))  # only the missing steps
+    for a, b in zip(params(uninterrupted.model), params(resumed.model), strict=True):
+        assert torch.equal(a, b)
+
+    def losses(folder):
+        lines = (folder / "metrics.jsonl").read_text().splitlines()
+        return [(r["step"], r["train_loss"]) for r in map(json.loads, lines) if "train_loss" in r]
+
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+
+
+def test_resuming_a_finished_fit_does_no_more_steps(tmp_path):
+    first = train(Run(tmp_path / "c"), steps=8)
+    again = train(Run(tmp_path / "c", resume=True), steps=8, interrupt_at=0)  # any step raises
+    for a, b in zip(params(first.model), params(again.model), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    X, y = make_problem()
+    model = make_model()
+    calls = {"n": 0}
+
+    def loss(out, target):
+        calls["n"] += 1
+        value = nn.functional.cross_entropy(out, target)
+        return value * float("nan") if calls["n"] == 10 else value
+
+    with pytest.raises(NonFiniteLossError, match="step 10") as info:
+        fit(model, loss, torch.optim.SGD(model.parameters(), lr=0.1), (X, y), steps=20,
+            batch_size=10, run=Run(tmp_path), name="guarded", checkpoint_every=3,
+            device="cpu", progress=False)
+    assert "guarded.pt" in str(info.value)
+    kept = load_checkpoint(tmp_path / "checkpoints" / "guarded.pt")
+    assert kept["step"] == 9
+    assert all(torch.isfinite(t).all() for t in kept["model"].values())
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_checkpoints_with_arbitrary_objects_are_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": Payload()}, evil)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(evil)
+    pickled = tmp_path / "pickled.pt"
+    pickled.write_bytes(pickle.dumps({"x": Payload()}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(pickled)
+    truncated = tmp_path / "truncated.pt"
+    save_checkpoint(truncated, {"w": torch.ones(1000)})
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(truncated)
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_checkpoint(tmp_path / "absent.pt")
+    # a plain checkpoint loads
+    fine = tmp_path / "fine.pt"
+    save_checkpoint(fine, {"w": torch.arange(3.0), "step": 4})
+    assert load_checkpoint(fine)["step"] == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 3, "epochs": 1}, "exactly one"),
+        ({}, "exactly one"),
+        ({"steps": 0}, "steps"),
+        ({"steps": 2, "batch_size": -4}, "batch_size"),
+        ({"steps": 2, "seed": -1}, "seed"),
+        ({"steps": 2, "device": "tpu9"}, "device"),
+        ({"steps": 2, "log_every": 0}, "log_every"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    X, y = make_problem()
+    model = make_model()
+    with pytest.raises(ValueError, match=message):
+        fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+            (X, y), progress=False, **kwargs)
+
+
+def test_bad_data_and_types_are_named():
+    X, y = make_problem()
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="train_data: tensor 1 has 119 rows"):
+        fit(model, nn.functional.cross_entropy, optimizer, (X, y[:-1]), steps=1)
+    with pytest.raises(TypeError, match="train_data"):
+        fit(model, nn.functional.cross_entropy, optimizer, [[1, 2]], steps=1)
+    with pytest.raises(TypeError, match="model"):
+        fit(lambda x: x, nn.functional.cross_entropy, optimizer, (X, y), steps=1)
+    with pytest.raises(TypeError, match="optimizer"):
+        fit(model, nn.functional.cross_entropy, "adam", (X, y), steps=1)
