@@ -135,12 +135,14 @@ def iterate_batches(
 class Progress:
     """A rich progress bar on stderr, refreshed at most every ``interval`` seconds."""
 
-    def __init__(self, total: int, description: str, enabled: bool | None, interval=0.25):
+    def __init__(self, total: int, description: str, enabled: bool | None, interval=0.25,
+                 unit: str = "samples", per_step: int = 1):
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.enabled = enabled and distributed.world()[0] == 0
         self.interval = interval
-        self._last = 0.0
+        self.unit, self.per_step = unit, per_step
+        self._last, self._last_completed = time.perf_counter(), None
         self._bar = None
         if self.enabled:
             from rich.progress import (
@@ -169,7 +171,10 @@ class Progress:
             return
         now = time.perf_counter()
         if force or now - self._last >= self.interval:
-            self._last = now
+            if self._last_completed is not None and completed > self._last_completed:
+                rate = (completed - self._last_completed) * self.per_step / (now - self._last)
+                info = f"{info} · {rate:,.0f} {self.unit}/s"
+            self._last, self._last_completed = now, completed
             self._bar.update(self._task, completed=completed, info=info)
 
     def close(self) -> None:
@@ -412,7 +417,7 @@ def fit(
         train, batch_size, seed=seed, shuffle=shuffle, start_step=start,
         rank=rank, world_size=world_size,
     )
-    bar = Progress(total, name, progress)
+    bar = Progress(total, name, progress, per_step=batch_size)
     window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
     net.train()
     step = start
