@@ -180,6 +180,7 @@ class Payload:
         return (print, ("this must never run",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_checkpoints_with_arbitrary_objects_are_refused(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"model": {}, "payload": Payload()}, evil)

@@ -43,3 +43,7 @@ def load(name: str, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     if name.startswith("idx:"):
         return idx_dataset(name[4:], split)
     raise ValueError(f"unknown data set {name!r}; known: digits, mnist1d, idx:FOLDER")
+
+from .images import digits_resized  # noqa: E402
+
+__all__ += ["digits_resized"]

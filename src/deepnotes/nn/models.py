@@ -1,7 +1,8 @@
 """Models of the course: MLP, CNN1d (MNIST-1D), CNN2d (any image size via global pooling).
 
-Built from torch.nn layers (torch's convolution: our own ``nn.conv`` is the reference
-implementation, not the fast path).
+Convolutions are torch's (our own ``nn.conv`` is the reference implementation, not the fast
+path); activations and batch norm are ours (``nn.activations``, ``nn.norm``), which match
+torch's to 1e-5 (tests/nn).
 """
 
 from __future__ import annotations
@@ -11,36 +12,44 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .activations import make_activation
+from .norm import BatchNorm1d, BatchNorm2d
+
+__all__ = [
+    "CNN1d", "CNN2d", "MLP", "build_seeded", "count_parameters", "make_activation",
+    "parameter_table",
+]
+
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "logistic": nn.Sigmoid,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
-}
+def build_seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """``factory()`` with torch's global RNG seeded to ``seed`` (so the initialization is
+    reproducible), leaving the caller's RNG state as it was."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
 
 
-def make_activation(activation: str | Callable[[], nn.Module]) -> nn.Module:
-    if callable(activation) and not isinstance(activation, str):
-        return activation()
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)} or a factory, "
-                         f"got {activation!r}")
-    return _ACTIVATIONS[activation]()
+def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
+    """(name, shape, count) of every trainable parameter of ``model``, in registration order."""
+    return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()
+            if p.requires_grad]
 
 
 class MLP(nn.Sequential):
     """Multilayer perceptron h_{l+1} = g(W_l h_l + b_l); no activation after the last layer.
 
     ``sizes`` = (input, hidden..., output), e.g. ``MLP([40, 100, 10])``; ``activation`` g is a
-    name or a zero-argument factory; ``batch_norm`` inserts BatchNorm1d before each hidden
-    activation. Inputs with more than 2 dimensions are flattened.
+    name from ``nn.activations.ACTIVATIONS`` ("relu", "abs", "leaky_relu", "prelu" — one learned
+    slope per unit —, "tanh", "logistic") or a zero-argument factory; ``batch_norm`` inserts
+    batch norm before each hidden activation (as the course: "before the activation").
+    Inputs with more than 2 dimensions are flattened.
     """
 
     def __init__(self, sizes: Sequence[int], activation="relu", batch_norm: bool = False):
@@ -52,32 +61,56 @@ class MLP(nn.Sequential):
             layers.append(nn.Linear(fan_in, fan_out))
             if i < len(sizes) - 2:
                 if batch_norm:
-                    layers.append(nn.BatchNorm1d(fan_out))
-                layers.append(make_activation(activation))
+                    layers.append(BatchNorm1d(fan_out))
+                layers.append(make_activation(activation, num_channels=fan_out))
         super().__init__(*layers)
 
 
 class CNN1d(nn.Module):
-    """The MNIST-1D paper's CNN: ``layers`` conv layers (``channels`` filters of size
-    ``kernel_size``, stride ``stride``, padding 1, ReLU), flattened into a linear classifier
-    (≈5k parameters at the defaults with length 40). Accepts (N, L) or (N, C, L)."""
+    """The MNIST-1D paper's CNN (Greydanus 2020, ``ConvBase``): conv layers of ``channels``
+    filters with stride ``stride`` and padding ``padding``, each followed by ReLU, flattened into
+    a linear classifier.
+
+    Defaults are the paper's: 3 layers of 25 channels, kernels (5, 3, 3), stride 2, padding 1;
+    on length 40 the maps are 19 → 10 → 5 long, so the classifier sees 25·5 = 125 features and
+    the model has 5,210 parameters. ``kernel_size`` is one int (every layer; ``layers`` of them,
+    default 3) or one per layer. Accepts (N, L) or (N, C, L).
+    """
 
     def __init__(self, length: int = 40, in_channels: int = 1, num_classes: int = 10,
-                 channels: int = 25, kernel_size: int = 5, stride: int = 2, layers: int = 3):
+                 channels: int = 25, kernel_size: int | Sequence[int] = (5, 3, 3),
+                 stride: int = 2, layers: int | None = None, padding: int = 1):
         super().__init__()
+        if isinstance(kernel_size, int):
+            kernels = [kernel_size] * (3 if layers is None else layers)
+        else:
+            kernels = list(kernel_size)
+            if layers is not None and layers != len(kernels):
+                raise ValueError(f"layers={layers} but kernel_size gives {len(kernels)} kernels")
+        if not kernels or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0
+                              for k in kernels):
+            raise ValueError(f"kernel_size must be a positive int or ints, got {kernel_size!r}")
+        for value, argument in ((length, "length"), (in_channels, "in_channels"),
+                                (num_classes, "num_classes"), (channels, "channels"),
+                                (stride, "stride")):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{argument} must be a positive int, got {value!r}")
         convs: list[nn.Module] = []
         size, fan_in = length, in_channels
-        for _ in range(layers):
-            convs += [nn.Conv1d(fan_in, channels, kernel_size, stride=stride, padding=1), nn.ReLU()]
-            size = (size + 2 - kernel_size) // stride + 1
+        for kernel in kernels:
+            convs += [nn.Conv1d(fan_in, channels, kernel, stride=stride, padding=padding),
+                      nn.ReLU()]
+            size = (size + 2 * padding - kernel) // stride + 1
+            if size <= 0:
+                raise ValueError(f"length={length} is too short for kernels {kernels} with "
+                                 f"stride {stride}")
             fan_in = channels
-        if size <= 0:
-            raise ValueError(f"length={length} is too short for {layers} conv layers")
+        self.in_channels = in_channels
         self.features = nn.Sequential(*convs)
         self.classifier = nn.Linear(channels * size, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
+        if x.dim() == 2 and self.in_channels == 1:
             x = x.unsqueeze(1)
         return self.classifier(self.features(x).flatten(1))
 
@@ -97,7 +130,7 @@ class CNN2d(nn.Module):
                 blocks.append(nn.MaxPool2d(2, ceil_mode=True))
             blocks.append(nn.Conv2d(fan_in, width, 3, padding=1))
             if batch_norm:
-                blocks.append(nn.BatchNorm2d(width))
+                blocks.append(BatchNorm2d(width))
             blocks.append(nn.ReLU())
             fan_in = width
         self.features = nn.Sequential(*blocks)
