@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "torchattacks==$(TORCHATTACKS_VERSION)"
 	touch $(STAMP)
 
+# The report is written even when an experiment fails; make still exits non-zero then.
 demo: setup
-	$(BIN)/deepnotes run all --quick --out runs
-	$(BIN)/deepnotes report --out runs
+	status=0; $(BIN)/deepnotes run all --quick --out runs || status=$$?; \
+	$(BIN)/deepnotes report --out runs && exit $$status
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -53,7 +53,8 @@ def test_report_references_only_existing_figures(finished_runs):
     for source in parser.sources:
         assert not Path(source).is_absolute()
         assert (finished_runs / source).is_file(), source
-    assert "reproduced" in page and experiments.get("mle-least-squares").CLAIM[:40] in page
+    assert "<span class='verdict ok'>reproduced</span>" in page
+    assert experiments.get("mle-least-squares").CLAIM[:40] in page
 
 
 def test_list_shows_every_experiment_and_the_last_verdict(finished_runs):
@@ -61,7 +62,51 @@ def test_list_shows_every_experiment_and_the_last_verdict(finished_runs):
     assert result.exit_code == 0
     for name in experiments.names():
         assert name[:20] in result.output
-    assert "reproduced" in result.output
+    row = next(line for line in result.output.splitlines() if "mle-least-squares" in line)
+    assert row.rstrip(" │").endswith("reproduced") and "not reproduced" not in row
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    import json
+
+    from deepnotes.experiments import mle_least_squares
+
+    command = ["run", "mle-least-squares", "--device", "cpu", "--set", "steps=400"]
+    whole = runner.invoke(app, command + ["--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+
+    real_loss, calls = mle_least_squares.gaussian_nll, []
+
+    def interrupted_loss(*args):
+        calls.append(1)
+        if len(calls) == 250:  # Ctrl-C in the middle of the fit (checkpoints every 40 steps)
+            raise KeyboardInterrupt
+        return real_loss(*args)
+
+    out = tmp_path / "cut"
+    monkeypatch.setattr(mle_least_squares, "gaussian_nll", interrupted_loss)
+    cut = runner.invoke(app, command + ["--out", str(out)])
+    assert cut.exit_code == 130 and "--resume" in cut.output
+    monkeypatch.setattr(mle_least_squares, "gaussian_nll", real_loss)
+    resumed = runner.invoke(app, command + ["--out", str(out), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming" in resumed.output
+
+    def folder(root):
+        (only,) = (root / "mle-least-squares").iterdir()
+        return only
+
+    before, after = folder(tmp_path / "whole"), folder(out)
+    # fit's numbers are bit-identical; the LAPACK references (lstsq) only agree to rounding
+    assert (json.loads((after / "result.json").read_text())["metrics"]
+            == pytest.approx(json.loads((before / "result.json").read_text())["metrics"],
+                             rel=1e-9, abs=1e-14))
+
+    def losses(run_dir):
+        records = map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+        return [(r["step"], r["train_loss"]) for r in records]
+
+    assert losses(after) == losses(before)
 
 
 def test_resume_continues_an_unfinished_run_in_place(finished_runs, tmp_path):
@@ -78,7 +123,7 @@ def test_resume_continues_an_unfinished_run_in_place(finished_runs, tmp_path):
     import json
 
     before, after = json.loads(finished), json.loads((folder / "result.json").read_text())
-    assert after["metrics"] == before["metrics"]
+    assert after["metrics"] == pytest.approx(before["metrics"], rel=1e-9, abs=1e-14)
     skipped = runner.invoke(app, ["run", "mle-least-squares", "--quick", "--resume",
                                   "--out", str(out)])
     assert "skipped" in skipped.output
@@ -93,6 +138,7 @@ def test_resume_continues_an_unfinished_run_in_place(finished_runs, tmp_path):
         (["run", "mle-least-squares", "--device", "quantum"], "--device"),
         (["run", "mle-least-squares", "--set", "steps"], "KEY=VALUE"),
         (["run", "mle-least-squares", "--set", "colour=3"], "no field"),
+        (["run", "mle-least-squares", "--set", "steps=1.5"], "as a int"),
         (["run", "mle-least-squares", "--data", "digits"], "takes no data"),
         (["report", "--out", "/nonexistent/deepnotes-runs"], "no such folder"),
     ],

@@ -126,7 +126,7 @@ def train(run, steps, interrupt_at=None, resume=None):
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.5)
     return fit(model, loss, optimizer, (X, y), steps=steps, batch_size=16, run=run,
                name="net", seed=5, device="cpu", checkpoint_every=4, resume=resume,
-               scheduler=scheduler, log_every=1, progress=False)
+               scheduler=scheduler, log_every=3, progress=False)
 
 
 def test_resume_after_interruption_is_bit_identical(tmp_path):
@@ -137,7 +137,9 @@ def test_resume_after_interruption_is_bit_identical(tmp_path):
     assert saved["step"] == 16
     resumed = train(Run(tmp_path / "b", resume=True), steps=30)
     assert resumed.steps == 30
-    assert [r["step"] for r in resumed.history] == list(range(17, 31))  # only the missing steps
+    # the history holds the whole fit, logged windows straddling the interruption included
+    assert [r["step"] for r in resumed.history] == list(range(3, 31, 3))
+    assert resumed.metrics == uninterrupted.metrics
     for a, b in zip(params(uninterrupted.model), params(resumed.model), strict=True):
         assert torch.equal(a, b)
 
@@ -173,6 +175,46 @@ def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     kept = load_checkpoint(tmp_path / "checkpoints" / "guarded.pt")
     assert kept["step"] == 9
     assert all(torch.isfinite(t).all() for t in kept["model"].values())
+
+
+def test_infinite_gradient_with_finite_loss_is_caught_before_checkpointing(tmp_path):
+    X = torch.zeros(8, 1)
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+
+    calls = []
+
+    def loss(out, target):
+        calls.append(1)
+        if len(calls) <= 2:
+            return ((out - target) ** 2).mean()
+        return out.abs().sqrt().mean()  # value 0 at w = 0, but d/dw sqrt(|w·0|) is NaN
+    with pytest.raises(NonFiniteLossError, match="parameter weight") as info:
+        fit(model, loss, torch.optim.SGD(model.parameters(), lr=0.1), (X, X), steps=6,
+            batch_size=8, run=Run(tmp_path), name="grad", checkpoint_every=1, device="cpu",
+            progress=False)
+    kept = load_checkpoint(tmp_path / "checkpoints" / "grad.pt")
+    assert all(torch.isfinite(t).all() for t in kept["model"].values())
+    assert f"kept at {tmp_path / 'checkpoints' / 'grad.pt'}" in str(info.value)
+
+
+def test_a_checkpoint_of_another_fit_is_refused(tmp_path):
+    train(Run(tmp_path), steps=4)
+    X, y = make_problem()
+    other = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match="belongs to a different fit.*parameters"):
+        fit(other, nn.functional.cross_entropy, torch.optim.SGD(other.parameters(), lr=0.1),
+            (X, y), steps=4, batch_size=16, run=Run(tmp_path, resume=True), name="net",
+            seed=5, device="cpu", progress=False)
+
+
+def test_a_metrics_line_cut_short_does_not_break_resume(tmp_path):
+    train(Run(tmp_path), steps=8)
+    with open(tmp_path / "metrics.jsonl", "a") as handle:
+        handle.write('{"fit": "net", "step": 9, "train_lo')
+    resumed = train(Run(tmp_path, resume=True), steps=12)
+    assert resumed.steps == 12
+    assert [r["step"] for r in resumed.history][-2:] == [9, 12]
 
 
 class Payload:
@@ -213,6 +255,9 @@ def test_checkpoints_with_arbitrary_objects_are_refused(tmp_path):
         ({"steps": 2, "seed": -1}, "seed"),
         ({"steps": 2, "device": "tpu9"}, "device"),
         ({"steps": 2, "log_every": 0}, "log_every"),
+        ({"steps": 2, "eval_every": -1}, "eval_every"),
+        ({"steps": 2, "name": "../escape"}, "name"),
+        ({"steps": 2, "resume": True}, "resume=True needs run"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

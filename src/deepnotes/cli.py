@@ -35,21 +35,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _latest_result(out: Path, name: str) -> dict | None:
-    from .engine.run import Run
-
-    finished = [p for p in sorted((out / name).glob("*")) if (p / "result.json").is_file()]
-    return Run(finished[-1]).read_result() if finished else None
-
-
 @app.command("list")
 def list_experiments(out: OutOption = Path("runs")) -> None:
     """List experiments: name, claim, and the verdict of the last finished run under --out."""
     from . import experiments
 
+    from .report import latest_results
+
+    last_results = {
+        run_dir.parent.name: result for run_dir, result in
+        (latest_results(out) if out.is_dir() else [])
+    }
     table = Table("experiment", "claim", "last verdict", show_lines=False)
     for name in experiments.names():
-        last = _latest_result(out, name)
+        last = last_results.get(name)
         verdict = "—" if last is None else (
             "[green]reproduced[/]" if last["reproduced"] else "[red]not reproduced[/]"
         )
@@ -57,8 +56,9 @@ def list_experiments(out: OutOption = Path("runs")) -> None:
     console.print(table)
 
 
-def _parse_overrides(config, pairs: list[str]) -> dict:
-    """``--set key=value`` pairs, converted to the Config field's type."""
+def _parse_overrides(config, pairs: list[str], skip_unknown: bool) -> dict:
+    """``--set key=value`` pairs, converted to the Config field's type. With ``skip_unknown``
+    (``run all``) a field this experiment lacks is skipped instead of an error."""
     import json
 
     fields = {f.name: f for f in dataclasses.fields(config)}
@@ -68,51 +68,66 @@ def _parse_overrides(config, pairs: list[str]) -> dict:
         if not sep:
             fail(f"--set expects KEY=VALUE, got {pair!r}")
         if key not in fields:
+            if skip_unknown:
+                continue
             fail(f"--set {key}: {type(config).__module__.rsplit('.', 1)[-1]} has no field "
                  f"{key!r} (fields: {', '.join(fields)})")
         current = getattr(config, key)
         try:
-            if isinstance(current, str):
-                value = raw
-            else:
-                value = json.loads(raw)
-                if isinstance(current, tuple):
-                    value = tuple(value)
-                elif isinstance(current, float) and isinstance(value, int):
-                    value = float(value)
+            value = raw if isinstance(current, str) else json.loads(raw)
         except json.JSONDecodeError:
+            value = None
+        if isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if current is not None and type(value) is not type(current):
             fail(f"--set {key}: cannot read {raw!r} as a {type(current).__name__}")
         overrides[key] = value
     return overrides
 
 
-def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume) -> dict:
+def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume,
+             many: bool) -> dict:
+    """Run, resume or skip (finished already) one experiment; return its result."""
     from . import experiments
+    from .engine.files import to_jsonable
     from .engine.run import Run
 
-    run = None
+    config = experiments.preset(name, which)
+    overrides = {k: v for k, v in (("seed", seed), ("device", device)) if v is not None}
+    if data is not None:
+        if "data" not in {f.name for f in dataclasses.fields(config)}:
+            if many:
+                console.print(f"[dim]{name}: takes no --data; runs on its own data[/]")
+            else:
+                fail(f"--data: experiment {name} takes no data option")
+        else:
+            overrides["data"] = data
+    overrides.update(_parse_overrides(config, sets, skip_unknown=many))
+    config = dataclasses.replace(config, **overrides)
+
     if resume:
         latest = Run.latest(out, name)
-        if latest is not None and latest.read_result() is None:
-            run = latest
-        elif latest is not None and latest.read_config().get("preset") == which:
-            console.print(f"[bold]{name}[/] finished already in {latest.path} (skipped)")
-            return {**latest.read_result(), "run_dir": str(latest.path)}
-    if run is not None:
-        config = experiments.config_from_dict(name, run.read_config())
-        console.print(f"[bold]{name}[/] resuming {run.path}")
-    else:
-        config = experiments.preset(name, which)
-        overrides = {"seed": seed, "device": device}
-        if data is not None:
-            if "data" not in {f.name for f in dataclasses.fields(config)}:
-                fail(f"--data: experiment {name} takes no data option")
-            overrides["data"] = data
-        config = dataclasses.replace(
-            experiments.preset(name, which, **overrides), **_parse_overrides(config, sets)
-        )
-        console.print(f"[bold]{name}[/] ({which})")
-    return experiments.execute(name, config, out, run=run, preset=which)
+        if latest is not None:
+            saved = latest.read_config()
+            same = saved.get("preset") == which and all(
+                saved.get(key) == to_jsonable(value)
+                for key, value in overrides.items() if key != "device"
+            )
+            if same and latest.read_result() is None:
+                config = experiments.config_from_dict(name, saved)
+                if device is not None:
+                    config = dataclasses.replace(config, device=device)
+                console.print(f"[bold]{name}[/] resuming {latest.path}")
+                return experiments.execute(name, config, out, run=latest, preset=which)
+            if same:
+                console.print(f"[bold]{name}[/] finished already in {latest.path} (skipped)")
+                return {**latest.read_result(), "run_dir": str(latest.path)}
+            console.print(f"[bold]{name}[/] latest run has another preset or settings; "
+                          "starting a new one")
+    console.print(f"[bold]{name}[/] ({which})")
+    return experiments.execute(name, config, out, preset=which)
 
 
 @app.command()
@@ -163,7 +178,8 @@ def run(
     for current in names:
         begun = time.perf_counter()
         try:
-            result = _run_one(current, which, out, seed, device, data, sets or [], resume)
+            result = _run_one(current, which, out, seed, device, data, sets or [], resume,
+                              many=len(names) > 1)
         except typer.Exit:
             raise
         except KeyboardInterrupt:

@@ -92,8 +92,8 @@ def _mnist1d_arrays(key: str) -> dict[str, np.ndarray]:
         try:
             with np.load(path) as cached:
                 return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a corrupt cache is regenerated, not trusted
+        except Exception:  # noqa: BLE001 — any unreadable cache (empty, bad zip, ...) is
+            path.unlink(missing_ok=True)  # regenerated, not trusted
     arrays = _generate_mnist1d(args)
     import io
 

@@ -50,7 +50,9 @@ def regression(
     (U[−1, 1]^d). Randomness comes from ``generator`` (or a fresh one seeded ``seed``).
     """
     n, d = _check_positive_int(n, "n"), _check_positive_int(d, "d")
-    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+    if isinstance(noise, bool) or not (
+        isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0
+    ):
         raise ValueError(f"noise must be a finite number >= 0 (σ), got {noise!r}")
     generator = generator if generator is not None else make_generator(seed)
     coef = intercept = None
@@ -89,7 +91,9 @@ class Mixture:
 
 def _mixture(n: int, centers: torch.Tensor, std: float, seed: int, generator) -> Mixture:
     n = _check_positive_int(n, "n")
-    if not (isinstance(std, (int, float)) and std > 0):
+    if isinstance(std, bool) or not (
+        isinstance(std, (int, float)) and math.isfinite(std) and std > 0
+    ):
         raise ValueError(f"std must be > 0, got {std!r}")
     generator = generator if generator is not None else make_generator(seed)
     labels = torch.randint(len(centers), (n,), generator=generator)

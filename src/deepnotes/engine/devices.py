@@ -15,7 +15,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     device(type='cpu')
     """
     if isinstance(device, torch.device):
-        return device
+        device = str(device)
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
     if device == "auto":

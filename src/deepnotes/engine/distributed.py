@@ -47,3 +47,11 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def mean_over_ranks(value: torch.Tensor) -> float:
+    """The mean of a scalar over all ranks (the global batch's loss, for logging and the
+    NaN guard: every rank then stops at the same step)."""
+    total = value.detach().clone().reshape(1)
+    dist.all_reduce(total)
+    return total.item() / dist.get_world_size()

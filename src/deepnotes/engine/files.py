@@ -13,12 +13,16 @@ from typing import Any
 
 import torch
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _atomic_write(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

@@ -9,6 +9,7 @@ exported here (``iterate_batches``, ``Checkpointer``, ``Progress``) instead of c
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from .devices import check_seed, resolve_device
 from .run import Run
 
 Tensors = tuple[torch.Tensor, ...]
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -214,8 +216,19 @@ class Checkpointer:
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         save_checkpoint(self.path, state)
 
-    def load(self, model: nn.Module, optimizer, scheduler=None) -> dict[str, Any]:
+    def load(self, model: nn.Module, optimizer, scheduler=None,
+             fingerprint: dict | None = None) -> dict[str, Any]:
+        """Restore the states; refuse a checkpoint whose ``fingerprint`` (data size, batch,
+        seed, parameter shapes) differs from this fit's: it belongs to another fit."""
         state = load_checkpoint(self.path)
+        if fingerprint is not None and state.get("fingerprint", fingerprint) != fingerprint:
+            saved = state["fingerprint"]
+            differs = sorted(k for k in fingerprint.keys() | saved.keys()
+                             if fingerprint.get(k) != saved.get(k))
+            raise ValueError(
+                f"checkpoint {self.path} belongs to a different fit (differs in "
+                f"{', '.join(differs)}); give this fit another name= or start a new run"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and "scheduler" in state:
@@ -239,6 +252,19 @@ def check_finite(value: float, step: int, name: str, checkpointer: Checkpointer)
         f"{name}: the loss became {value} at step {step}; training stopped and {kept}. "
         "Lower the learning rate or check the data for NaN/Inf."
     )
+
+
+def check_parameters_finite(model: nn.Module, step: int, name: str,
+                            checkpointer: Checkpointer) -> None:
+    """Refuse to checkpoint NaN/Inf parameters (a finite loss can hide an infinite gradient)."""
+    for key, parameter in model.named_parameters():
+        if not bool(torch.isfinite(parameter).all()):
+            kept = (f"the last good checkpoint is kept at {checkpointer.path}"
+                    if checkpointer.exists else "no checkpoint was written before it")
+            raise NonFiniteLossError(
+                f"{name}: parameter {key} became NaN/Inf by step {step}; training stopped and "
+                f"{kept}. Lower the learning rate or check the loss's gradient."
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,6 +376,14 @@ def fit(
         raise ValueError("give exactly one of steps= or epochs=")
     batch_size = n if batch_size is None else _positive_int(batch_size, "batch_size")
     log_every = _positive_int(log_every, "log_every")
+    if eval_every is not None:
+        eval_every = _positive_int(eval_every, "eval_every")
+    if metrics is not None and not isinstance(metrics, Mapping):
+        raise TypeError("metrics must map a name to fn(output, y) -> scalar, "
+                        f"got {type(metrics).__name__}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"name must be letters, digits, '-', '_' or '.' (it names the "
+                         f"checkpoint file), got {name!r}")
     takes_model = getattr(loss_fn, "takes_model", False)
 
     device = resolve_device(device)
@@ -360,7 +394,8 @@ def fit(
         rank, world_size = distributed.world()
         if batch_size % world_size:
             raise ValueError(
-                f"batch_size={batch_size} must be divisible by the world size {world_size}"
+                f"batch_size (global, {batch_size} here) must be divisible by the world size "
+                f"{world_size}"
             )
 
     local_n = math.ceil(n / world_size)
@@ -389,23 +424,33 @@ def fit(
 
     checkpointer = Checkpointer(run, name)
     resume = run.resume if (resume is None and run is not None) else bool(resume)
+    if resume and run is None:
+        raise ValueError("resume=True needs run= (the run folder holding the checkpoint)")
+    fingerprint = {
+        "n": n, "batch_size": batch_size, "seed": seed, "world_size": world_size,
+        "parameters": [[key, list(p.shape)] for key, p in model.named_parameters()],
+    }
     start = 0
-    last_train_loss = float("nan")
+    window_loss, window_steps = 0.0, 0
     if resume and checkpointer.exists:
-        start = int(checkpointer.load(model, optimizer, scheduler)["step"])
-        if run is not None:
-            run.truncate_metrics(lambda r: r.get("fit") != name or r.get("step", 0) <= start)
-            logged = [r["train_loss"] for r in run.read_metrics()
-                      if r.get("fit") == name and "train_loss" in r]
-            last_train_loss = logged[-1] if logged else float("nan")
+        state = checkpointer.load(model, optimizer, scheduler, fingerprint=fingerprint)
+        start = int(state["step"])
+        window_loss, window_steps = float(state["window_loss"]), int(state["window_steps"])
     else:
         torch.manual_seed(seed)
+    history: list[dict[str, Any]] = []
+    if run is not None and resume:  # drop records past the checkpoint; keep the ones before
+        run.truncate_metrics(lambda r: r.get("fit") != name or r.get("step", 0) <= start)
+        history = [r for r in run.read_metrics() if r.get("fit") == name]
+    logged_losses = [r["train_loss"] for r in history if "train_loss" in r]
+    last_train_loss = logged_losses[-1] if logged_losses else float("nan")
+    evaluated_at = max((r["step"] for r in history if any(k.startswith("eval_") for k in r)),
+                       default=None)
 
     # optimizers that re-evaluate the loss inside step() (L-BFGS) get a closure
     needs_closure = getattr(optimizer, "requires_closure",
                             isinstance(optimizer, torch.optim.LBFGS))
     net = distributed.wrap(model, device) if is_distributed else model
-    history: list[dict[str, Any]] = []
 
     def record(entry: dict[str, Any]) -> None:
         entry = {"fit": name, **entry}
@@ -413,12 +458,20 @@ def fit(
         if run is not None:
             run.log(entry)
 
+    def evaluate_and_record() -> dict[str, float]:
+        nonlocal evaluated_at
+        scores = _evaluate(model, metrics, evaluation, max(batch_size, 1000))
+        scores = {f"eval_{k}": v for k, v in scores.items()}
+        record({"step": step, **scores})
+        evaluated_at = step
+        return scores
+
     batches = iterate_batches(
         train, batch_size, seed=seed, shuffle=shuffle, start_step=start,
         rank=rank, world_size=world_size,
     )
     bar = Progress(total, name, progress, per_step=batch_size)
-    window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+    window_start = time.perf_counter()
     net.train()
     step = start
     try:
@@ -440,7 +493,7 @@ def fit(
                 optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            value = loss.item()
+            value = distributed.mean_over_ranks(loss) if is_distributed else loss.item()
             step += 1
             check_finite(value, step, name, checkpointer)
             window_loss += value
@@ -455,18 +508,20 @@ def fit(
                 })
                 window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
             if evaluation is not None and metrics and eval_every and step % eval_every == 0:
-                scores = _evaluate(model, metrics, evaluation, max(batch_size, 1000))
-                record({"step": step, **{f"eval_{k}": v for k, v in scores.items()}})
+                evaluate_and_record()
             if step % checkpoint_every == 0 or step == total:
-                checkpointer.save(step, model, optimizer, scheduler)
+                check_parameters_finite(model, step, name, checkpointer)
+                checkpointer.save(step, model, optimizer, scheduler, fingerprint=fingerprint,
+                                  window_loss=window_loss, window_steps=window_steps)
             bar.update(step, f"loss {value:.4g}")
     finally:
         bar.close()
 
     final: dict[str, float] = {"train_loss": last_train_loss}
     if evaluation is not None and metrics:
-        scores = _evaluate(model, metrics, evaluation, max(batch_size, 1000))
-        final.update({f"eval_{k}": v for k, v in scores.items()})
-        if not (eval_every and step % eval_every == 0 and step > start):
-            record({"step": step, **{f"eval_{k}": v for k, v in scores.items()}})
+        if evaluated_at == step:
+            final.update({k: v for r in history if r["step"] == step for k, v in r.items()
+                          if k.startswith("eval_")})
+        else:
+            final.update(evaluate_and_record())
     return FitResult(model=model, steps=step, history=history, metrics=final)

@@ -23,7 +23,7 @@ CHECKPOINTS = "checkpoints"
 
 
 def _timestamp() -> str:
-    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
 
 
 def _is_rank_zero() -> bool:
@@ -100,7 +100,13 @@ class Run:
         path = self.path / METRICS
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill during the append
+        return records
 
     def truncate_metrics(self, keep) -> None:
         """Keep only the records for which ``keep(record)`` is true (used when resuming)."""

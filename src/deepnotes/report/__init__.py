@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from urllib.parse import quote
 from datetime import datetime
 from pathlib import Path
 
@@ -45,8 +46,12 @@ def latest_results(out: Path) -> list[tuple[Path, dict]]:
     found = []
     for experiment in sorted(p for p in out.iterdir() if p.is_dir()):
         runs = sorted(p for p in experiment.iterdir() if (p / "result.json").is_file())
-        if runs:
-            found.append((runs[-1], json.loads((runs[-1] / "result.json").read_text())))
+        for run_dir in reversed(runs):  # the newest readable result
+            try:
+                found.append((run_dir, json.loads((run_dir / "result.json").read_text())))
+                break
+            except (OSError, json.JSONDecodeError):
+                continue
     return found
 
 
@@ -64,7 +69,10 @@ def render(out: Path) -> str:
         name = html.escape(result.get("experiment", run_dir.parent.name))
         ok = bool(result.get("reproduced"))
         config_path = run_dir / "config.json"
-        preset = json.loads(config_path.read_text()).get("preset") if config_path.exists() else None
+        try:
+            preset = json.loads(config_path.read_text()).get("preset")
+        except (OSError, json.JSONDecodeError):
+            preset = None
         parts.append(f"<section id='{name}'><h2>{name}</h2>")
         parts.append(f"<p><em>{html.escape(result.get('claim', ''))}</em></p>")
         parts.append(
@@ -86,7 +94,7 @@ def render(out: Path) -> str:
             parts.append("</table>")
         for figure in result.get("figures", []):
             if (run_dir / figure).is_file():
-                src = html.escape(f"{relative}/{figure}")
+                src = html.escape(quote(f"{relative}/{figure}"))
                 parts.append(f"<img src='{src}' alt='{html.escape(figure)}'>")
         parts.append("</section>")
     if not results:
