@@ -39,7 +39,6 @@ def fail(message: str, code: int = 2) -> None:
 def list_experiments(out: OutOption = Path("runs")) -> None:
     """List experiments: name, claim, and the verdict of the last finished run under --out."""
     from . import experiments
-
     from .report import latest_results
 
     last_results = {

@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 import json
 import math
-from urllib.parse import quote
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from ..engine.files import write_text
 
