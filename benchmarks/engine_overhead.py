@@ -2,7 +2,8 @@
 
 MLP (40-100-100-10) on MNIST-1D, Adam 1e-2, batch 100, one CPU thread (small models run
 faster on one). Rounds alternate which loop goes first; medians of samples/s are compared.
-Prints one JSON line; target ratio (fit / plain) ≥ 0.95.
+Prints one JSON line per variant (fit bare, fit with a run folder: logging and checkpoints);
+target ratio (fit / plain) ≥ 0.95 for the bare one.
 
     python benchmarks/engine_overhead.py [--quick] [--steps N] [--rounds R]
 """
@@ -45,6 +46,17 @@ def engine_loop(model, optimizer, X, y, steps: int, seed: int) -> None:
         seed=seed, device="cpu", progress=False)
 
 
+def engine_loop_with_run(model, optimizer, X, y, steps: int, seed: int) -> None:
+    """fit as experiments use it: metrics.jsonl every 50 steps, 10 atomic checkpoints."""
+    import tempfile
+
+    from deepnotes.engine import Run
+
+    with tempfile.TemporaryDirectory() as folder:
+        fit(model, nn.functional.cross_entropy, optimizer, (X, y), steps=steps,
+            batch_size=BATCH, seed=seed, device="cpu", progress=False, run=Run(folder))
+
+
 def timed(loop, X, y, steps: int, seed: int) -> float:
     torch.manual_seed(seed)
     model = MLP([40, 100, 100, 10])
@@ -63,22 +75,27 @@ def main() -> None:
     steps, rounds = (200, 3) if args.quick else (args.steps, args.rounds)
     torch.set_num_threads(1)
     X, y = data.mnist1d("train")
-    for loop in (plain_loop, engine_loop):  # warm-up
+    loops = {"engine-fit-mlp-mnist1d-b100": engine_loop,
+             "engine-fit-with-run-folder-mlp-mnist1d-b100": engine_loop_with_run,
+             "plain": plain_loop}
+    for loop in loops.values():  # warm-up
         timed(loop, X, y, 100, seed=0)
-    ours, reference = [], []
+    rates: dict[str, list[float]] = {name: [] for name in loops}
     for r in range(rounds):
-        pair = [(engine_loop, ours), (plain_loop, reference)]
-        for loop, samples in pair if r % 2 == 0 else pair[::-1]:
-            samples.append(timed(loop, X, y, steps, seed=r))
-    ours_rate, reference_rate = statistics.median(ours), statistics.median(reference)
-    print(json.dumps({
-        "bench": "engine-fit-mlp-mnist1d-b100",
-        "ours_samples_per_s": round(ours_rate), "reference": "plain PyTorch loop",
-        "reference_samples_per_s": round(reference_rate),
-        "ours_s": round(steps * BATCH / ours_rate, 4),
-        "reference_s": round(steps * BATCH / reference_rate, 4),
-        "speedup": round(ours_rate / reference_rate, 3),
-    }))
+        order = list(loops.items())
+        for name, loop in order[r % len(order):] + order[: r % len(order)]:
+            rates[name].append(timed(loop, X, y, steps, seed=r))
+    reference_rate = statistics.median(rates.pop("plain"))
+    for name, samples in rates.items():
+        ours_rate = statistics.median(samples)
+        print(json.dumps({
+            "bench": name,
+            "ours_samples_per_s": round(ours_rate), "reference": "plain PyTorch loop",
+            "reference_samples_per_s": round(reference_rate),
+            "ours_s": round(steps * BATCH / ours_rate, 4),
+            "reference_s": round(steps * BATCH / reference_rate, 4),
+            "speedup": round(ours_rate / reference_rate, 3),
+        }))
 
 
 if __name__ == "__main__":
