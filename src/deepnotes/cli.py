@@ -87,7 +87,7 @@ def _parse_overrides(config, pairs: list[str], skip_unknown: bool) -> dict:
 
 
 def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume,
-             many: bool) -> dict:
+             many: bool, threads: int) -> dict:
     """Run, resume or skip (finished already) one experiment; return its result."""
     from . import experiments
     from .engine.files import to_jsonable
@@ -119,14 +119,15 @@ def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume,
                 if device is not None:
                     config = dataclasses.replace(config, device=device)
                 console.print(f"[bold]{name}[/] resuming {latest.path}")
-                return experiments.execute(name, config, out, run=latest, preset=which)
+                return experiments.execute(name, config, out, run=latest, preset=which,
+                                           threads=threads)
             if same:
                 console.print(f"[bold]{name}[/] finished already in {latest.path} (skipped)")
                 return {**latest.read_result(), "run_dir": str(latest.path)}
             console.print(f"[bold]{name}[/] latest run has another preset or settings; "
                           "starting a new one")
     console.print(f"[bold]{name}[/] ({which})")
-    return experiments.execute(name, config, out, preset=which)
+    return experiments.execute(name, config, out, preset=which, threads=threads)
 
 
 @app.command()
@@ -143,7 +144,6 @@ def run(
     threads: Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default). Small models run faster on 1.")] = 1,
 ) -> None:
     """Run one experiment (or all) and write runs/<name>/<timestamp>/."""
-    import torch
 
     from . import experiments
     from .engine.devices import resolve_device
@@ -160,8 +160,6 @@ def run(
             fail(f"--device: {err}")
     if threads < 0:
         fail(f"--threads must be >= 0, got {threads}")
-    if threads:
-        torch.set_num_threads(threads)
     names = experiments.names() if name == "all" else [name]
     if name != "all" and name not in experiments.names():
         fail(f"unknown experiment {name!r}; known: {', '.join(experiments.names())}, all")
@@ -178,7 +176,7 @@ def run(
         begun = time.perf_counter()
         try:
             result = _run_one(current, which, out, seed, device, data, sets or [], resume,
-                              many=len(names) > 1)
+                              many=len(names) > 1, threads=threads)
         except typer.Exit:
             raise
         except KeyboardInterrupt:

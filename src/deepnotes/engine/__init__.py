@@ -4,7 +4,7 @@ Used by topic packages and experiments; imports no topic package.
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .devices import make_generator, resolve_device, seed_everything
+from .devices import cpu_threads, make_generator, resolve_device, seed_everything
 from .loop import (
     Checkpointer,
     FitResult,
@@ -29,6 +29,7 @@ __all__ = [
     "as_tensors",
     "check_finite",
     "check_parameters_finite",
+    "cpu_threads",
     "epoch_permutation",
     "fit",
     "iterate_batches",

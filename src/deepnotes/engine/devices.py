@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import numpy as np
@@ -52,3 +53,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None):
+    """Run a block with torch using ``threads`` CPU threads, then restore the previous count.
+
+    The course's models are tiny: per-op overhead dominates, and on a busy 2-core machine
+    OpenMP threads waiting for each other make small ops take milliseconds, so one thread is
+    usually fastest. ``None`` or 0 leaves torch's setting alone.
+    """
+    if not threads:
+        yield
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"threads must be a positive int (or 0/None for torch's default), "
+                         f"got {threads!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

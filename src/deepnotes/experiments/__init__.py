@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..engine.devices import cpu_threads
 from ..engine.run import Run
 from .base import Result, Verdict
 
@@ -61,20 +62,23 @@ def preset(name: str, which: str = "quick", **overrides: Any):
 
 def execute(
     name: str, config, out: str | Path = "runs", *, run: Run | None = None,
-    preset: str | None = None,
+    preset: str | None = None, threads: int | None = 1,
 ) -> dict:
     """Run experiment ``name`` with ``config`` in a new run folder (or ``run`` to resume).
 
     Writes ``config.json`` first and ``result.json`` last; returns the result as a dict
     (with ``run_dir`` and ``seconds`` added). A run folder without ``result.json`` is an
     unfinished run: ``execute(name, config, run=Run.latest(out, name))`` resumes it.
+    The experiment runs with ``threads`` torch CPU threads (default 1: the course's models are
+    small and run fastest on one; None leaves torch's setting).
     """
     module = get(name)
     if run is None:
         run = Run.create(out, name)
         run.write_config({"experiment": name, "preset": preset, **dataclasses.asdict(config)})
     started = time.perf_counter()
-    result = module.run(config, run)
+    with cpu_threads(threads):
+        result = module.run(config, run)
     if not isinstance(result, Result):
         raise TypeError(f"{name}.run must return experiments.Result, got {type(result).__name__}")
     payload = {

@@ -1,8 +1,10 @@
 """Models of the course: MLP, CNN1d (MNIST-1D), CNN2d (any image size via global pooling).
 
-Convolutions are torch's (our own ``nn.conv`` is the reference implementation, not the fast
-path); activations and batch norm are ours (``nn.activations``, ``nn.norm``), which match
-torch's to 1e-5 (tests/nn).
+The layers are torch's fused built-ins by default (the fast path, and what other code expects:
+``isinstance(m, nn.BatchNorm1d)``, double backward). Our own implementations — ``nn.conv``,
+``nn.activations``, ``nn.norm``, equal to torch's in values and gradients (tests/nn) — drop in
+through the factories: ``MLP(sizes, activation=nn.activations.Tanh,
+batch_norm=nn.norm.BatchNorm1d)``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import torch
 from torch import nn
 
 from .activations import make_activation
-from .norm import BatchNorm1d, BatchNorm2d
 
 __all__ = [
     "CNN1d", "CNN2d", "MLP", "build_seeded", "count_parameters", "make_activation",
@@ -42,17 +43,33 @@ def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
             if p.requires_grad]
 
 
+def _norm_layer(batch_norm, default: type[nn.Module], features: int) -> nn.Module:
+    """``default(features)`` when ``batch_norm`` is True, else ``batch_norm(features)``."""
+    if batch_norm is True:
+        return default(features)
+    if callable(batch_norm):
+        layer = batch_norm(features)
+        if not isinstance(layer, nn.Module):
+            raise TypeError("batch_norm factory must return a torch.nn.Module")
+        return layer
+    raise TypeError(f"batch_norm must be a bool or a factory num_features -> module, "
+                    f"got {batch_norm!r}")
+
+
 class MLP(nn.Sequential):
     """Multilayer perceptron h_{l+1} = g(W_l h_l + b_l); no activation after the last layer.
 
     ``sizes`` = (input, hidden..., output), e.g. ``MLP([40, 100, 10])``; ``activation`` g is a
     name from ``nn.activations.ACTIVATIONS`` ("relu", "abs", "leaky_relu", "prelu" — one learned
-    slope per unit —, "tanh", "logistic") or a zero-argument factory; ``batch_norm`` inserts
-    batch norm before each hidden activation (as the course: "before the activation").
-    Inputs with more than 2 dimensions are flattened.
+    slope per unit —, "tanh", "logistic"; torch's built-in layers) or a zero-argument factory
+    (e.g. ``nn.activations.Tanh`` for ours); ``batch_norm`` inserts batch norm before each
+    hidden activation (as the course: "before the activation"): True for
+    ``torch.nn.BatchNorm1d``, or a factory ``num_features -> module`` such as our
+    ``nn.norm.BatchNorm1d``. Inputs with more than 2 dimensions are flattened.
     """
 
-    def __init__(self, sizes: Sequence[int], activation="relu", batch_norm: bool = False):
+    def __init__(self, sizes: Sequence[int], activation="relu",
+                 batch_norm: bool | Callable[[int], nn.Module] = False):
         sizes = list(sizes)
         if len(sizes) < 2 or any(not isinstance(s, int) or s <= 0 for s in sizes):
             raise ValueError(f"sizes must be >= 2 positive ints (input, ..., output), got {sizes}")
@@ -61,8 +78,8 @@ class MLP(nn.Sequential):
             layers.append(nn.Linear(fan_in, fan_out))
             if i < len(sizes) - 2:
                 if batch_norm:
-                    layers.append(BatchNorm1d(fan_out))
-                layers.append(make_activation(activation, num_channels=fan_out))
+                    layers.append(_norm_layer(batch_norm, nn.BatchNorm1d, fan_out))
+                layers.append(make_activation(activation, fan_out, implementation="torch"))
         super().__init__(*layers)
 
 
@@ -118,10 +135,13 @@ class CNN1d(nn.Module):
 class CNN2d(nn.Module):
     """Conv(3×3, padding 1) → [BatchNorm] → ReLU blocks, each but the first preceded by 2×2
     max-pooling when the map is large enough, then global average pooling and a linear layer,
-    so any input size works. ``channels`` gives the filters per block."""
+    so any input size works. ``channels`` gives the filters per block; ``batch_norm`` is True
+    (``torch.nn.BatchNorm2d``) or a factory ``num_features -> module`` (our
+    ``nn.norm.BatchNorm2d``)."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10,
-                 channels: Sequence[int] = (32, 64), batch_norm: bool = False):
+                 channels: Sequence[int] = (32, 64),
+                 batch_norm: bool | Callable[[int], nn.Module] = False):
         super().__init__()
         blocks: list[nn.Module] = []
         fan_in = in_channels
@@ -130,7 +150,7 @@ class CNN2d(nn.Module):
                 blocks.append(nn.MaxPool2d(2, ceil_mode=True))
             blocks.append(nn.Conv2d(fan_in, width, 3, padding=1))
             if batch_norm:
-                blocks.append(BatchNorm2d(width))
+                blocks.append(_norm_layer(batch_norm, nn.BatchNorm2d, width))
             blocks.append(nn.ReLU())
             fan_in = width
         self.features = nn.Sequential(*blocks)
