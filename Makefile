@@ -27,11 +27,12 @@ demo: setup
 	status=0; $(BIN)/deepnotes run all --quick --out runs || status=$$?; \
 	$(BIN)/deepnotes report --out runs && exit $$status
 
+# Two workers, one torch thread each: the suite's models are tiny and this machine has 2 cores.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-all: setup
-	$(BIN)/python -m pytest -q -m ""
+	$(BIN)/python -m pytest -q -n 2 -m ""
 
 bench: setup
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
