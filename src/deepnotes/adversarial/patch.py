@@ -1,0 +1,194 @@
+"""Adversarial patch (Brown et al. 2017) with expectation over transformations (EOT).
+
+A patch δ (C × h × w) is pasted into image x by the operator A(δ, x, l, T): scaled by s,
+rotated by angle r (T = (r, s)) and centred at location l. The targeted patch solves
+
+    δ* = argmax_δ E_{x ~ X, l ~ L, T ~ T} log P(A(δ, x, l, T) is class t)
+
+by stochastic gradient ascent: each minibatch draws images and fresh (l, r, s) per image.
+A is built from ``affine_grid``/``grid_sample`` (bilinear), so the pasted image is
+differentiable in δ; a mask warped with the same grid blends patch and image:
+A(δ, x, l, T) = (1 − m)·x + warp(δ) with m = warp(1) (warp(δ) is already masked by the zero
+padding outside the patch).
+
+The patch is kept in ``bounds`` by the parameterization δ = low + (high − low)·sigmoid(v).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..engine import fit, make_generator
+from .attacks import Bounds, attack_mode, check_bounds, check_positive_int, check_radius
+
+__all__ = ["EOT", "PatchedModel", "apply_patch", "patch_fraction", "train_patch"]
+
+
+@dataclass(frozen=True)
+class EOT:
+    """The distribution of placements: ``location`` (True: centre uniform over the positions
+    where the scaled, unrotated patch lies inside the image; False: the image centre),
+    ``rotation`` (angle uniform in ±rotation degrees) and ``scale`` (side multiplier s uniform
+    in [scale[0], scale[1]])."""
+
+    location: bool = True
+    rotation: float = 20.0
+    scale: tuple[float, float] = (0.8, 1.0)
+
+    def __post_init__(self):
+        if not isinstance(self.location, bool):
+            raise TypeError(f"location must be a bool, got {self.location!r}")
+        check_radius(self.rotation, "rotation", 0)
+        low, high = self.scale
+        if not (0 < low <= high):
+            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
+
+    def sample(self, n: int, patch_hw: tuple[int, int], image_hw: tuple[int, int],
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` affine matrices θ (n × 2 × 3) mapping image coordinates to patch coordinates
+        (the form ``affine_grid`` wants), in the normalized [−1, 1] coordinates."""
+        (ph, pw), (height, width) = patch_hw, image_hw
+        device = generator.device if generator is not None else "cpu"
+        u = torch.rand(n, 4, generator=generator, device=device, dtype=torch.float64).cpu()
+        low, high = self.scale
+        s = low + (high - low) * u[:, 0]
+        if (s.max() * ph > height) or (s.max() * pw > width):
+            raise ValueError(f"a {ph}×{pw} patch at scale {high} does not fit a "
+                             f"{height}×{width} image")
+        angle = math.radians(self.rotation) * (2 * u[:, 1] - 1)
+        kx, ky = s * pw / width, s * ph / height  # half-extent of the patch, normalized units
+        if self.location:
+            cx = (1 - kx) * (2 * u[:, 2] - 1)
+            cy = (1 - ky) * (2 * u[:, 3] - 1)
+        else:
+            cx = cy = torch.zeros(n, dtype=torch.float64)
+        # image point p (normalized) → pixels D_img p → undo translation and rotation, divide by
+        # s → patch pixels → normalized patch units D_patch⁻¹:  q = D_patch⁻¹ R(−r)/s D_img (p − c)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        a11 = cos * (width / 2) / (s * pw / 2)
+        a12 = sin * (height / 2) / (s * pw / 2)
+        a21 = -sin * (width / 2) / (s * ph / 2)
+        a22 = cos * (height / 2) / (s * ph / 2)
+        theta = torch.stack([
+            torch.stack([a11, a12, -(a11 * cx + a12 * cy)], dim=1),
+            torch.stack([a21, a22, -(a21 * cx + a22 * cy)], dim=1),
+        ], dim=1)
+        return theta.float()
+
+
+def _check_patch(patch: torch.Tensor, images: torch.Tensor) -> None:
+    if not isinstance(patch, torch.Tensor) or patch.dim() != 3:
+        raise ValueError("patch must be a tensor of shape (C, h, w)")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError("images must be a tensor of shape (N, C, H, W)")
+    if patch.shape[0] != images.shape[1]:
+        raise ValueError(f"patch has {patch.shape[0]} channels, images have {images.shape[1]}")
+    if patch.shape[1] > images.shape[2] or patch.shape[2] > images.shape[3]:
+        raise ValueError(f"patch {tuple(patch.shape[1:])} is larger than the images "
+                         f"{tuple(images.shape[2:])}")
+
+
+def paste(images: torch.Tensor, patch: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """A(δ, x, l, T) for given affine matrices ``theta`` (n × 2 × 3); differentiable in δ."""
+    n, channels, height, width = images.shape
+    theta = theta.to(images.device, images.dtype)
+    grid = F.affine_grid(theta, [n, channels, height, width], align_corners=False)
+    stacked = torch.cat([patch, torch.ones_like(patch[:1])]).unsqueeze(0).expand(n, -1, -1, -1)
+    warped = F.grid_sample(stacked, grid, mode="bilinear", padding_mode="zeros",
+                           align_corners=False)
+    mask = warped[:, channels:]
+    return images * (1 - mask) + warped[:, :channels]
+
+
+def apply_patch(images: torch.Tensor, patch: torch.Tensor, transforms: EOT = EOT(), *,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Paste ``patch`` into each image under a fresh random placement drawn from
+    ``transforms`` (for evaluation on held-out images)."""
+    _check_patch(patch, images)
+    theta = transforms.sample(len(images), tuple(patch.shape[1:]), tuple(images.shape[2:]),
+                              generator)
+    return paste(images, patch.to(images), theta)
+
+
+def patch_fraction(patch_hw: tuple[int, int], image_hw: tuple[int, int],
+                   scale: float = 1.0) -> float:
+    """Fraction of the image the patch covers at side multiplier ``scale``."""
+    return (scale * patch_hw[0]) * (scale * patch_hw[1]) / (image_hw[0] * image_hw[1])
+
+
+class PatchedModel(nn.Module):
+    """classifier(A(δ, x, l, T)) with fresh (l, T) per call: the model ``engine.fit`` trains
+    when it optimizes a patch. Only the patch is a parameter; the classifier stays in eval
+    mode whatever ``train()`` is called with."""
+
+    def __init__(self, classifier: nn.Module, channels: int, size: tuple[int, int],
+                 transforms: EOT, bounds: Bounds, generator: torch.Generator):
+        super().__init__()
+        self.classifier = classifier
+        self.transforms = transforms
+        self.bounds = bounds
+        self.generator = generator
+        init = torch.rand((channels, *size), generator=generator, device=generator.device).cpu()
+        low, high = bounds
+        # v = logit of the initial patch's position inside the box
+        self.logits = nn.Parameter(torch.logit(init.clamp(0.05, 0.95)))
+        self.low, self.high = low, high
+
+    def patch(self) -> torch.Tensor:
+        """δ = low + (high − low)·sigmoid(v)."""
+        return self.low + (self.high - self.low) * torch.sigmoid(self.logits)
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        theta = self.transforms.sample(len(images), tuple(self.logits.shape[1:]),
+                                       tuple(images.shape[2:]), self.generator)
+        return self.classifier(paste(images, self.patch(), theta))
+
+
+def train_patch(model: nn.Module, images: torch.Tensor, target: int, *, size, steps: int,
+                transforms: EOT = EOT(), lr: float = 0.1, batch_size: int = 64,
+                bounds: Bounds = (0.0, 1.0), generator: torch.Generator | None = None,
+                device="auto", seed: int = 0, run=None, name: str = "patch") -> torch.Tensor:
+    """Train a targeted patch: maximize E_{x,l,T} log P(A(δ, x, l, T) is class ``target``).
+
+    ``images`` (N, C, H, W) in ``bounds`` are the training images x; ``size`` is the patch side
+    (an int) or (h, w); each of the ``steps`` Adam steps (learning rate ``lr``, on v) uses a
+    minibatch of ``batch_size`` images with fresh transformations. Training goes through
+    ``engine.fit`` (``run``/``name`` log it); ``generator`` draws the initial patch and the
+    transformations (default: seeded with ``seed``). Returns δ, shape (C, h, w), on the CPU.
+    The model keeps its mode and ``requires_grad`` flags; like any model given to ``fit`` it
+    is moved to ``device``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError("images must be a tensor of shape (N, C, H, W)")
+    low, high = check_bounds(bounds)
+    if float(images.min()) < low or float(images.max()) > high:
+        raise ValueError(f"images must lie inside bounds={bounds}")
+    if isinstance(target, bool) or not isinstance(target, int) or target < 0:
+        raise ValueError(f"target must be a class index (int >= 0), got {target!r}")
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if len(hw) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in hw):
+        raise ValueError(f"size must be a positive int or (h, w), got {size!r}")
+    if hw[0] > images.shape[2] or hw[1] > images.shape[3]:
+        raise ValueError(f"size {hw} is larger than the images {tuple(images.shape[2:])}")
+    steps = check_positive_int(steps, "steps")
+    if not isinstance(transforms, EOT):
+        raise TypeError(f"transforms must be an EOT, got {type(transforms).__name__}")
+    generator = generator if generator is not None else make_generator(seed)
+    with attack_mode(model):
+        patched = PatchedModel(model, images.shape[1], hw, transforms, (low, high), generator)
+        targets = torch.full((len(images),), target, dtype=torch.long)
+        fit(patched, F.cross_entropy, torch.optim.Adam([patched.logits], lr=lr),
+            (images, targets), steps=steps, batch_size=min(batch_size, len(images)),
+            log_every=max(1, steps // 20), run=run, name=name, device=device, seed=seed)
+        return patched.patch().detach().cpu()
