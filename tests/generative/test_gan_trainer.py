@@ -1,0 +1,178 @@
+"""train_gan: Algorithm 1 against a hand-written loop, the WGAN defaults, BEGAN's k_t,
+bit-identical resume through a Run, the NaN guard, and bad input."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from deepnotes.engine import NonFiniteLossError, Run
+from deepnotes.generative import (
+    Discriminator,
+    Generator,
+    minimax_discriminator_loss,
+    nonsaturating_generator_loss,
+    sample,
+    train_gan,
+)
+
+
+def _pair(seed=0, width=8, autoencoder=False):
+    torch.manual_seed(seed)
+    return (Generator(2, 2, hidden=(width,)),
+            Discriminator(2, hidden=(width,), autoencoder=autoencoder))
+
+
+DATA = torch.randn(40, 2, generator=torch.Generator().manual_seed(0)) * 0.3 + 1.0
+
+
+def test_train_gan_is_algorithm_1():
+    """k discriminator steps on fresh real batches (seeded reshuffle) and noise, then one
+    generator step: the same updates as a minimal hand-written loop, exactly."""
+    G, D = _pair()
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    sgd = lambda params: torch.optim.SGD(params, lr=0.05)  # noqa: E731
+    train_gan(G, D, DATA, loss="ns", steps=4, k=2, batch_size=16, optimizer=sgd, seed=3,
+              device="cpu", progress=False)
+
+    opt_d, opt_g = sgd(D_ref.parameters()), sgd(G_ref.parameters())
+    noise = torch.Generator().manual_seed(3)
+    batches, epoch = [], 0
+    while len(batches) < 8:  # the batch order of iterate_batches: randperm seeded seed + epoch
+        order = torch.randperm(40, generator=torch.Generator().manual_seed(3 + epoch))
+        batches += [DATA[order[i:i + 16]] for i in range(0, 40, 16)]
+        epoch += 1
+    for step in range(4):
+        for j in range(2):
+            x = batches[2 * step + j]
+            fake = G_ref(torch.randn(len(x), 2, generator=noise)).detach()
+            opt_d.zero_grad()
+            minimax_discriminator_loss(D_ref(x), D_ref(fake)).backward()
+            opt_d.step()
+        opt_g.zero_grad()
+        nonsaturating_generator_loss(D_ref(G_ref(torch.randn(16, 2, generator=noise)))).backward()
+        opt_g.step()
+    for ours, ref in ((G, G_ref), (D, D_ref)):
+        for p, q in zip(ours.parameters(), ref.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_wgan_defaults_are_the_papers():
+    G, D = _pair()
+    calls = []
+    forward = D.forward
+    D.forward = lambda x: calls.append(len(x)) or forward(x)
+    result = train_gan(G, D, torch.randn(500, 2), loss="wgan", steps=2, device="cpu",
+                       progress=False)
+    # n_critic = 5 critic steps (real + fake batch of m = 64 each), then one generator step
+    assert calls[:11] == [64] * 11 and len(calls) == 2 * 11
+    opt = result.d_optimizer
+    assert isinstance(opt, torch.optim.RMSprop) and opt.defaults["lr"] == 5e-5
+    assert isinstance(result.g_optimizer, torch.optim.RMSprop)
+    assert all(p.abs().max() <= 0.01 for p in D.parameters())  # clipped to c = 0.01
+
+
+def test_default_optimizer_is_momentum():
+    G, D = _pair()
+    result = train_gan(G, D, DATA, steps=1, device="cpu", progress=False)
+    assert isinstance(result.d_optimizer, torch.optim.SGD)
+    assert result.d_optimizer.defaults["momentum"] == 0.9
+
+
+def test_began_updates_k_and_logs_convergence():
+    G, D = _pair(autoencoder=True)
+    result = train_gan(G, D, DATA, loss="began", loss_options={"lambda_k": 0.01}, steps=20,
+                       batch_size=16, optimizer="adam", lr=1e-3, log_every=5, device="cpu",
+                       progress=False)
+    ks = [r["k"] for r in result.history if "k" in r]
+    assert len(ks) == 4 and all(0 <= k <= 1 for k in ks) and max(ks) > 0
+    assert result.loss.k == ks[-1]
+    assert all(r["convergence"] >= r["real_l1"] - 1e-12 for r in result.history if "k" in r)
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "began"])
+def test_resume_is_bit_identical(tmp_path, loss):
+    def train(run, evaluate=None):
+        G, D = _pair(autoencoder=loss == "began")
+        result = train_gan(G, D, DATA, loss=loss, steps=10, batch_size=16, k=2,
+                           optimizer="adam", lr=1e-2, checkpoint_every=4, run=run,
+                           evaluate=evaluate, eval_every=1, device="cpu", seed=5,
+                           progress=False)
+        return result
+
+    full = train(Run.create(tmp_path / "a", "gan"))
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_7(G):
+        if stop_at_7.calls == 6:
+            raise Interrupt
+        stop_at_7.calls += 1
+        return {}
+
+    stop_at_7.calls = 0
+    run = Run.create(tmp_path / "b", "gan")
+    run.write_config({})
+    with pytest.raises(Interrupt):
+        train(run, stop_at_7)
+    resumed = train(Run.latest(tmp_path / "b", "gan"))
+    for a, b in ((full.generator, resumed.generator), (full.discriminator, resumed.discriminator)):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert resumed.loss.state_dict() == full.loss.state_dict()
+    steps = [r["step"] for r in run.read_metrics() if "d_loss" in r]
+    assert steps == sorted(set(steps))  # no duplicated records after the resume
+
+
+def test_nan_guard_reports_the_step():
+    G, D = _pair()
+    with torch.no_grad():
+        D.net[-1].weight.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match="step 1"):
+        train_gan(G, D, DATA, steps=3, device="cpu", progress=False)
+
+
+def test_ns_gan_learns_a_shifted_gaussian():
+    torch.manual_seed(0)
+    target = 3.0 + 0.5 * torch.randn(2000, 1, generator=torch.Generator().manual_seed(1))
+    G, D = Generator(1, 1, hidden=(16,)), Discriminator(1, hidden=(16,))
+    train_gan(G, D, target, steps=400, batch_size=64, optimizer="adam", lr=3e-3,
+              betas=(0.5, 0.999), device="cpu", progress=False)
+    samples = sample(G, 2000, seed=2)
+    assert abs(samples.mean().item() - 3.0) < 0.3
+    assert 0.2 < samples.std().item() < 0.9
+
+
+def test_bad_input_is_refused():
+    G, D = _pair()
+    with pytest.raises(ValueError, match="steps"):
+        train_gan(G, D, DATA, steps=0, device="cpu")
+    with pytest.raises(ValueError, match="k must"):
+        train_gan(G, D, DATA, k=0, device="cpu")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_gan(G, D, DATA, loss="vanilla", device="cpu")
+    with pytest.raises(ValueError, match="data"):
+        train_gan(G, D, torch.full((4, 2), float("nan")), device="cpu")
+    with pytest.raises(ValueError, match="latent_dim"):
+        train_gan(nn.Linear(2, 2), D, DATA, device="cpu")
+    with pytest.raises(ValueError, match="optimizer"):
+        train_gan(G, D, DATA, optimizer="adagrad", device="cpu")
+    with pytest.raises(TypeError, match="generator"):
+        train_gan("G", D, DATA, device="cpu")
+
+
+def test_packing_feeds_the_discriminator_pack_samples_at_once():
+    torch.manual_seed(0)
+    G, D = Generator(2, 2, hidden=(8,)), Discriminator(4, hidden=(8,))
+    shapes = []
+    forward = D.forward
+    D.forward = lambda x: shapes.append(tuple(x.shape)) or forward(x)
+    train_gan(G, D, DATA, steps=2, batch_size=8, pack=2, device="cpu", progress=False)
+    # m = 8 packed examples of 2 samples each: (8, 2·2) for real, fake and the generator step
+    assert shapes == [(8, 4)] * 6
+    with pytest.raises(ValueError, match="pack"):
+        train_gan(G, D, DATA, steps=1, pack=0, device="cpu")
