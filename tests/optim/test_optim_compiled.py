@@ -68,3 +68,46 @@ def test_default_form_rule():
     assert optim.choose_form(small, False, None) == "single"
     adam = optim.Adam(small)
     assert adam.form(adam.param_groups[0]) == "foreach"
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_textbook_momentum_on_torchs_fused_kernel_equals_the_reference(weight_decay):
+    """The fast SGD-momentum form (torch's fused SGD kernel with lr = −1, grad_scale = 1/ε,
+    maximize) keeps the textbook velocity, also across learning-rate changes."""
+    from deepnotes.optim import functional as F
+
+    generator = torch.Generator().manual_seed(0)
+    start = [torch.randn(300, generator=generator) for _ in range(3)]
+    reference = [p.clone() for p in start]
+    native = [p.clone() for p in start]
+    v_reference = [torch.zeros(300) for _ in start]
+    v_native = [torch.zeros(300) for _ in start]
+    for lr in (0.1, 0.1, 0.03, 0.03, 0.2):  # lr changes: where textbook and torch.SGD differ
+        grads = [torch.randn(300, generator=generator) for _ in start]
+        F.sgd(reference, grads, v_reference, lr=lr, momentum=0.9, weight_decay=weight_decay)
+        assert F.sgd_momentum_native(native, [g.clone() for g in grads], v_native, lr=lr,
+                                     momentum=0.9, weight_decay=weight_decay)
+    for ours, theirs in zip(native + v_native, reference + v_reference, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert not F.sgd_momentum_native(native, grads, v_native, lr=0.1, momentum=0.0)
+
+
+def test_sgd_fused_form_uses_the_native_kernel_and_follows_the_reference():
+    from deepnotes.optim import SGD
+
+    torch.manual_seed(0)
+    models = [torch.nn.Linear(5, 3) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    fast = SGD(models[0].parameters(), lr=0.1, momentum=0.9, fused=True)
+    slow = SGD(models[1].parameters(), lr=0.1, momentum=0.9, foreach=False, fused=False)
+    x = torch.randn(16, 5)
+    for step in range(4):
+        for model, optimizer in zip(models, (fast, slow), strict=True):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            optimizer.step()
+        if step == 1:
+            for optimizer in (fast, slow):
+                optimizer.param_groups[0]["lr"] = 0.05
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

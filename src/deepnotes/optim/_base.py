@@ -5,7 +5,9 @@ hands the lists to one of three forms of the same update rule (``deepnotes.optim
 
 - ``"single"``: the single-tensor loop, eager (the readable reference);
 - ``"foreach"``: ``torch._foreach_*`` ops;
-- ``"compiled"``: the single-tensor loop through ``torch.compile`` (``_compiled.py``).
+- ``"compiled"``: the single-tensor loop through ``torch.compile`` (``_compiled.py``) — or,
+  where torch has a kernel computing exactly the same update (``_native``: SGD with momentum
+  on torch's fused SGD kernel), that kernel.
 
 Which form a group uses (``fused``/``foreach`` arguments, torch.optim's names):
 ``fused=True`` → compiled; ``foreach=True`` → foreach; otherwise, if either is ``False`` →
@@ -118,6 +120,9 @@ class CourseOptimizer(torch.optim.Optimizer):
 
     _single: Callable
     _foreach: Callable
+    #: torch's own kernel for exactly this update, used by the compiled form when it applies
+    #: (returns False when not): SGD with momentum maps onto torch's fused SGD kernel.
+    _native: Callable | None = None
 
     def _compiled_call(self, params, grads, state, hyper) -> tuple[Callable, tuple, dict]:
         """The function the compiled path compiles and its arguments (default: the whole
@@ -180,6 +185,10 @@ class CourseOptimizer(torch.optim.Optimizer):
             state = self._state_lists(params, group)
             hyper = self._hyperparameters(group)
             form = choose_form(params, group.get("fused"), group.get("foreach"))
+            if form == "compiled" and self._native is not None and type(self)._native(
+                params, grads, *state, **hyper
+            ):
+                continue
             if form == "compiled":
                 update, args, kwargs = self._compiled_call(params, grads, state, hyper)
                 _compiled.run_compiled(update, *args, **kwargs)

@@ -70,6 +70,36 @@ def sgd(
             param.add_(velocity)  # θ ← θ + v
 
 
+def sgd_momentum_native(
+    params: list[Tensor],
+    grads: list[Tensor],
+    velocities: list[Tensor | None],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> bool:
+    """The textbook momentum update of ``sgd`` through torch's own fused SGD kernel.
+
+    torch's kernel computes, with its ``maximize`` sign flip, ``grad_scale`` s, decay λ', lr η:
+    d = −g/s + λ'θ;  b ← α b + d;  θ ← θ − η b.  With s = 1/ε, λ' = −ελ and η = −1 this is
+    b ← α b − ε(g + λθ);  θ ← θ + b, i.e. Alg. 8.2 with b = v — the same velocity, also
+    after an lr change. Returns False (nothing done) when it does not apply: no momentum, or
+    the kernel missing from this torch build; then the caller runs another form.
+    """
+    fused_sgd = getattr(torch, "_fused_sgd_", None)
+    first = params[0]
+    if momentum == 0 or lr == 0 or fused_sgd is None or any(
+        p.device != first.device or p.dtype != first.dtype for p in params
+    ):
+        return False
+    scale = torch.tensor(1.0 / lr, dtype=torch.float32, device=params[0].device)
+    fused_sgd(params, grads, velocities, weight_decay=-lr * weight_decay, momentum=momentum,
+              lr=-1.0, dampening=0.0, nesterov=False, maximize=True, is_first_step=False,
+              grad_scale=scale)
+    return True
+
+
 def sgd_foreach(
     params: list[Tensor],
     grads: list[Tensor],

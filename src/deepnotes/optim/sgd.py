@@ -25,6 +25,7 @@ class SGD(CourseOptimizer):
 
     _single = staticmethod(F.sgd)
     _foreach = staticmethod(F.sgd_foreach)
+    _native = staticmethod(F.sgd_momentum_native)  # the fast form, when momentum > 0
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  weight_decay: float = 0.0, *, foreach: bool | None = None,
@@ -44,7 +45,8 @@ class SGD(CourseOptimizer):
         if group["momentum"] == 0:
             return [[None] * len(params)]
         for p in params:  # momentum switched on after the first steps
-            self.state[p].setdefault("velocity", zeros_like(p))
+            if "velocity" not in self.state[p]:
+                self.state[p]["velocity"] = zeros_like(p)
         return [[self.state[p]["velocity"] for p in params]]
 
     def _hyperparameters(self, group):
