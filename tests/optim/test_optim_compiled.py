@@ -111,3 +111,23 @@ def test_sgd_fused_form_uses_the_native_kernel_and_follows_the_reference():
                 optimizer.param_groups[0]["lr"] = 0.05
     for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_adagrad_on_torchs_fused_kernel_equals_the_reference():
+    from deepnotes.optim import functional as F
+
+    generator = torch.Generator().manual_seed(1)
+    start = [torch.randn(200, generator=generator) for _ in range(2)]
+    reference, native = [p.clone() for p in start], [p.clone() for p in start]
+    sums = {key: [torch.zeros(200) for _ in start] for key in ("reference", "native")}
+    steps = {key: [torch.zeros(()) for _ in start] for key in ("reference", "native")}
+    for lr in (0.1, 0.1, 0.05):
+        grads = [torch.randn(200, generator=generator) for _ in start]
+        F.adagrad(reference, grads, sums["reference"], steps["reference"], lr=lr, eps=1e-7,
+                  lr_decay=0.01, weight_decay=0.02)
+        assert F.adagrad_native(native, [g.clone() for g in grads], sums["native"],
+                                steps["native"], lr=lr, eps=1e-7, lr_decay=0.01,
+                                weight_decay=0.02)
+    for ours, theirs in zip(native + sums["native"] + steps["native"],
+                            reference + sums["reference"] + steps["reference"], strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ hands the lists to one of three forms of the same update rule (``deepnotes.optim
 - ``"foreach"``: ``torch._foreach_*`` ops;
 - ``"compiled"``: the single-tensor loop through ``torch.compile`` (``_compiled.py``) — or,
   where torch has a kernel computing exactly the same update (``_native``: SGD with momentum
-  on torch's fused SGD kernel), that kernel.
+  on torch's fused SGD kernel, AdaGrad on its fused AdaGrad kernel), that kernel.
 
 Which form a group uses (``fused``/``foreach`` arguments, torch.optim's names):
 ``fused=True`` → compiled; ``foreach=True`` → foreach; otherwise, if either is ``False`` →
@@ -121,7 +121,7 @@ class CourseOptimizer(torch.optim.Optimizer):
     _single: Callable
     _foreach: Callable
     #: torch's own kernel for exactly this update, used by the compiled form when it applies
-    #: (returns False when not): SGD with momentum maps onto torch's fused SGD kernel.
+    #: (returns False when not): SGD with momentum and AdaGrad map onto torch's fused kernels.
     _native: Callable | None = None
 
     def _compiled_call(self, params, grads, state, hyper) -> tuple[Callable, tuple, dict]:

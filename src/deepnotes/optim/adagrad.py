@@ -26,6 +26,7 @@ class AdaGrad(CourseOptimizer):
 
     _single = staticmethod(F.adagrad)
     _foreach = staticmethod(F.adagrad_foreach)
+    _native = staticmethod(F.adagrad_native)  # torch's fused kernel: the same update
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,

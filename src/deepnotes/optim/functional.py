@@ -176,6 +176,32 @@ def adagrad(
     adagrad_update(params, grads, sums, rates, eps=eps, weight_decay=weight_decay)
 
 
+def adagrad_native(
+    params: list[Tensor],
+    grads: list[Tensor],
+    sums: list[Tensor],
+    steps: list[Tensor],
+    *,
+    lr: float,
+    eps: float = 1e-7,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+) -> bool:
+    """``adagrad`` through torch's own fused AdaGrad kernel, which computes the same update
+    (r ← r + g⊙g; θ ← θ − ε_t g / (δ + √r)) after the step counts are advanced. Returns False
+    (nothing done) when the kernel is missing or the tensors differ in device/dtype."""
+    fused_adagrad = getattr(torch, "_fused_adagrad_", None)
+    first = params[0]
+    if fused_adagrad is None or any(
+        p.device != first.device or p.dtype != first.dtype for p in params
+    ):
+        return False
+    torch._foreach_add_(steps, 1)
+    fused_adagrad(params, grads, sums, steps, lr=lr, lr_decay=lr_decay,
+                  weight_decay=weight_decay, eps=eps, maximize=False)
+    return True
+
+
 def adagrad_foreach(
     params: list[Tensor],
     grads: list[Tensor],
