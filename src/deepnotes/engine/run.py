@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import to_jsonable, write_json
+from .files import to_jsonable, write_json, write_text
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -113,8 +113,6 @@ class Run:
         if not self.writes or not (self.path / METRICS).exists():
             return
         kept = [r for r in self.read_metrics() if keep(r)]
-        from .files import write_text
-
         write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write_result(self, result: dict[str, Any]) -> None:
