@@ -72,8 +72,9 @@ def test_default_form_rule():
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 def test_textbook_momentum_on_torchs_fused_kernel_equals_the_reference(weight_decay):
-    """The fast SGD-momentum form (torch's fused SGD kernel with lr = −1, grad_scale = 1/ε,
-    maximize) keeps the textbook velocity, also across learning-rate changes."""
+    """The fast SGD-momentum form (torch's fused SGD kernel with lr = −1, dampening = 1 + ε)
+    keeps the textbook velocity, also across learning-rate changes, and leaves the gradients
+    as they were."""
     from deepnotes.optim import functional as F
 
     generator = torch.Generator().manual_seed(0)
@@ -82,14 +83,18 @@ def test_textbook_momentum_on_torchs_fused_kernel_equals_the_reference(weight_de
     native = [p.clone() for p in start]
     v_reference = [torch.zeros(300) for _ in start]
     v_native = [torch.zeros(300) for _ in start]
-    for lr in (0.1, 0.1, 0.03, 0.03, 0.2):  # lr changes: where textbook and torch.SGD differ
+    for lr in (0.1, 0.1, 0.03, 0.03, 0.2, 1e-5):  # lr changes: textbook and torch.SGD differ
         grads = [torch.randn(300, generator=generator) for _ in start]
         F.sgd(reference, grads, v_reference, lr=lr, momentum=0.9, weight_decay=weight_decay)
-        assert F.sgd_momentum_native(native, [g.clone() for g in grads], v_native, lr=lr,
+        grads_before = [g.clone() for g in grads]
+        assert F.sgd_momentum_native(native, grads, v_native, lr=lr,
                                      momentum=0.9, weight_decay=weight_decay)
+        for after, before in zip(grads, grads_before, strict=True):
+            assert torch.equal(after, before)
     for ours, theirs in zip(native + v_native, reference + v_reference, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
     assert not F.sgd_momentum_native(native, grads, v_native, lr=0.1, momentum=0.0)
+    assert not F.sgd_momentum_native(native, grads, v_native, lr=1e-7, momentum=0.9)
 
 
 def test_sgd_fused_form_uses_the_native_kernel_and_follows_the_reference():

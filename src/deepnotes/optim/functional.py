@@ -81,22 +81,22 @@ def sgd_momentum_native(
 ) -> bool:
     """The textbook momentum update of ``sgd`` through torch's own fused SGD kernel.
 
-    torch's kernel computes, with its ``maximize`` sign flip, ``grad_scale`` s, decay λ', lr η:
-    d = −g/s + λ'θ;  b ← α b + d;  θ ← θ − η b.  With s = 1/ε, λ' = −ελ and η = −1 this is
-    b ← α b − ε(g + λθ);  θ ← θ + b, i.e. Alg. 8.2 with b = v — the same velocity, also
-    after an lr change. Returns False (nothing done) when it does not apply: no momentum, or
-    the kernel missing from this torch build; then the caller runs another form.
+    torch's kernel computes, with decay λ, momentum α, dampening τ and lr η:
+    d = g + λθ;  b ← α b + (1 − τ) d;  θ ← θ − η b.  With τ = 1 + ε and η = −1 this is
+    b ← α b − ε(g + λθ);  θ ← θ + b, i.e. Alg. 8.2 with b = v — the same velocity, also after
+    an lr change, and the gradients are left untouched (the kernel's ``grad_scale`` would
+    overwrite them). 1 − τ is formed in float64, exact to 1.2e-16/ε relative, far below float32
+    rounding for ε ≥ 1e-6; smaller ε, no momentum, mixed devices/dtypes or a torch without the
+    kernel return False (nothing done), and the caller runs another form.
     """
     fused_sgd = getattr(torch, "_fused_sgd_", None)
     first = params[0]
-    if momentum == 0 or lr == 0 or fused_sgd is None or any(
+    if momentum == 0 or lr < 1e-6 or fused_sgd is None or any(
         p.device != first.device or p.dtype != first.dtype for p in params
     ):
         return False
-    scale = torch.tensor(1.0 / lr, dtype=torch.float32, device=params[0].device)
-    fused_sgd(params, grads, velocities, weight_decay=-lr * weight_decay, momentum=momentum,
-              lr=-1.0, dampening=0.0, nesterov=False, maximize=True, is_first_step=False,
-              grad_scale=scale)
+    fused_sgd(params, grads, velocities, weight_decay=weight_decay, momentum=momentum,
+              lr=-1.0, dampening=1.0 + lr, nesterov=False, maximize=False, is_first_step=False)
     return True
 
 
