@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deepnotes.adversarial import carlini_wagner_l2, carlini_wagner_l2_search, predict
-from deepnotes.adversarial.cw import _from_box, _to_box
+from deepnotes.adversarial.cw import BOX_SHRINK, _from_box, _to_box
 
 
 def test_cw_at_least_as_successful_and_smaller_than_torchattacks(small_cnn, digits_test):
@@ -63,9 +63,26 @@ def test_targeted_cw_with_confidence(small_mlp, digits_test):
 
 
 def test_tanh_box_roundtrip():
-    x = torch.rand(4, 1, 5, 5) * 2 - 0.5
-    x = x.clamp(-0.5, 1.5)
-    torch.testing.assert_close(_to_box(_from_box(x, -0.5, 1.5), -0.5, 1.5), x, atol=1e-5, rtol=0)
+    """The start point is x shrunk toward the box centre by BOX_SHRINK: finite at the bounds."""
+    x = torch.rand(4, 1, 5, 5, dtype=torch.float64) * 2 - 0.5
+    x[0, 0, 0] = -0.5
+    x[0, 0, 1] = 1.5
+    w = _from_box(x, -0.5, 1.5)
+    assert torch.isfinite(w).all()
+    torch.testing.assert_close(_to_box(w, -0.5, 1.5), 0.5 + (x - 0.5) * (1 - BOX_SHRINK),
+                               atol=1e-12, rtol=0)
+
+
+def test_cw_moves_pixels_that_start_at_the_bounds(small_mlp, digits_test):
+    """Half the digits' pixels are exactly 0; with the start shrunk off the bound CW's
+    perturbation uses them (with the reference's 1e-6 they stay frozen at tanh′ ≈ 2e-6)."""
+    x, y = digits_test
+    at_bound = x == 0
+    assert at_bound.float().mean() > 0.3
+    result = carlini_wagner_l2_search(small_mlp, x, y, c=1.0, steps=30, binary_steps=3, lr=0.1)
+    delta = (result.x_adv - x)[result.success]
+    share = (delta.pow(2) * at_bound[result.success]).sum() / delta.pow(2).sum()
+    assert share > 0.1
 
 
 def test_cw_bad_inputs(small_mlp, digits_test):

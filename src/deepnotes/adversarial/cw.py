@@ -58,17 +58,25 @@ def _to_box(w: torch.Tensor, low: float, high: float) -> torch.Tensor:
     return low + (high - low) * (torch.tanh(w) + 1) / 2
 
 
+#: arctanh(±1) is infinite, so the start w = arctanh(2(x − low)/(high − low) − 1) is taken
+#: from x shrunk toward the box centre by this fraction. The reference implementation's 1e-6
+#: starts bound pixels at |w| ≈ 7.3, where tanh′ ≈ 2e-6: such pixels barely move in 100 Adam
+#: steps (on the digits, half the pixels are exactly 0; measured: none of CW's perturbation
+#: landed on them in a 5 × 30-step search, mean L2 0.47 against 0.37 with 1e-3). 1e-3 starts
+#: them at |w| ≈ 3.8, offset by at most 5e-4 of the range, which the ‖δ‖² term then weighs.
+BOX_SHRINK = 1e-3
+
+
 def _from_box(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    # arctanh of ±1 is infinite: shrink by 1 − 1e-6 as the reference implementation does
-    # (otherwise pixels at the bounds could never move)
-    unit = ((x - low) / (high - low) * 2 - 1).clamp(-1, 1) * (1 - 1e-6)
+    unit = ((x - low) / (high - low) * 2 - 1).clamp(-1, 1) * (1 - BOX_SHRINK)
     return torch.atanh(unit)
 
 
 def carlini_wagner_l2_search(
     model, x: torch.Tensor, y: torch.Tensor, *, targeted: bool = False, c: float = 1.0,
     kappa: float = 0.0, steps: int = 100, binary_steps: int = 5, lr: float = 0.01,
-    abort_early: bool = True, bounds: Bounds = (0.0, 1.0), generator=None,
+    abort_early: bool = True, lr_decay: bool = False, bounds: Bounds = (0.0, 1.0),
+    generator=None,
 ) -> CWResult:
     """Carlini–Wagner L2 with batched per-example binary search over c; returns a ``CWResult``.
 
@@ -80,6 +88,12 @@ def carlini_wagner_l2_search(
         steps: Adam steps per binary-search stage; binary_steps: number of stages (each stage
             restarts w at the original image, as in the paper).
         lr: Adam's learning rate on w.
+        lr_decay: within each stage, anneal the learning rate from ``lr`` to 0 on a cosine
+            (True) or keep it constant (False, default, the paper). Annealing lets the iterate
+            settle on the decision boundary instead of oscillating across it, which pays when
+            stages are long; measured on the digits CNN (200 examples, 9 × 100 steps, lr 0.1,
+            no early abort): CW's ‖δ‖₂ below PGD's per-example minimal ε on 82% of examples,
+            against 57% at constant lr. With short stages (≤ 50 steps) it costs success.
         abort_early: end a stage when the total loss has not fallen by 0.01% over the last
             steps/10 steps (the paper's rule).
         generator: unused (the attack is deterministic); accepted for the common signature.
@@ -112,6 +126,8 @@ def carlini_wagner_l2_search(
         for _ in range(binary_steps):
             w = w_start.clone().requires_grad_(True)
             optimizer = torch.optim.Adam([w], lr=lr)
+            schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+                        if lr_decay else None)
             stage_success = torch.zeros(n, dtype=torch.bool, device=x.device)
             previous = math.inf
             for step in range(steps):
@@ -125,6 +141,8 @@ def carlini_wagner_l2_search(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if schedule is not None:
+                    schedule.step()
                 total_steps += 1
                 with torch.no_grad():
                     hit = (toward > 0) & (toward >= kappa)
@@ -149,12 +167,14 @@ def carlini_wagner_l2_search(
 def carlini_wagner_l2(
     model, x: torch.Tensor, y: torch.Tensor, *, targeted: bool = False, c: float = 1.0,
     kappa: float = 0.0, steps: int = 100, binary_steps: int = 5, lr: float = 0.01,
-    abort_early: bool = True, bounds: Bounds = (0.0, 1.0), generator=None,
+    abort_early: bool = True, lr_decay: bool = False, bounds: Bounds = (0.0, 1.0),
+    generator=None,
 ) -> torch.Tensor:
     """Carlini–Wagner L2 (see ``carlini_wagner_l2_search``): returns x_adv only — per example
     the smallest successful adversarial found, or the unchanged input where none was."""
     return carlini_wagner_l2_search(
         model, x, y, targeted=targeted, c=c, kappa=kappa, steps=steps,
-        binary_steps=binary_steps, lr=lr, abort_early=abort_early, bounds=bounds,
+        binary_steps=binary_steps, lr=lr, abort_early=abort_early, lr_decay=lr_decay,
+        bounds=bounds,
         generator=generator,
     ).x_adv

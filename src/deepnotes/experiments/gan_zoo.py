@@ -71,6 +71,7 @@ class Config:
     pack: int = 2
     lr: float = 1e-3
     beta1: float = 0.5
+    ema: float | None = None
     train_samples: int = 100_000
     eval_samples: int = 2500
     workers: int = 2
@@ -131,10 +132,11 @@ def run_unit(config: dict[str, Any], loss: str, benchmark: str, seed: int, unit_
         scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(
             opt, lambda t: max(0.0, 1.0 - t / steps)),
         log_every=max(1, steps // 50), checkpoint_every=max(1, steps // 20), run=unit,
-        name="gan", device=cfg.device, seed=seed, progress=False,
+        name="gan", device=cfg.device, seed=seed, progress=False, ema=cfg.ema,
     )
     seconds = time.perf_counter() - started
-    samples = sample(trained.generator, cfg.eval_samples, seed=seed + 10_000)
+    final_generator = trained.generator_ema if cfg.ema is not None else trained.generator
+    samples = sample(final_generator, cfg.eval_samples, seed=seed + 10_000)
     coverage = mode_coverage(samples, mixture.centers, mixture.std)
     save_checkpoint(unit.file("samples.pt"), {"samples": samples})
     result = {"loss": loss, "benchmark": benchmark, "seed": seed, "k": k,

@@ -208,6 +208,8 @@ class GANResult:
     g_optimizer: torch.optim.Optimizer
     history: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    #: the exponential moving average of the generator's weights (``ema`` given), else None
+    generator_ema: nn.Module | None = None
 
 
 def _positive_int(value, argument: str) -> int:
@@ -249,6 +251,7 @@ def train_gan(
     seed: int = 0,
     resume: bool | None = None,
     progress: bool | None = None,
+    ema: float | None = None,
 ) -> GANResult:
     """Train ``generator`` G and ``discriminator`` D by Algorithm 1 (module docstring).
 
@@ -276,6 +279,9 @@ def train_gan(
             ``resume`` (default ``run.resume``) continues from it, bit-identically on CPU.
         seed: seeds the batch order, the noise p_z and penalties' randomness (one
             ``torch.Generator``), and torch's global RNG. Initialization is the caller's.
+        ema: β in [0, 1) to also keep an exponential moving average of G's weights,
+            θ̄ ← β θ̄ + (1 − β) θ after every generator step (Yazıcı et al. 2019), returned as
+            ``generator_ema`` and checkpointed; it does not influence training. None: off.
 
     Raises ``engine.NonFiniteLossError`` when a loss becomes NaN/Inf.
     """
@@ -288,6 +294,9 @@ def train_gan(
     if not torch.isfinite(real).all():
         raise ValueError("data contains NaN or Inf values")
     latent_dim = _latent_dim(generator, latent_dim)
+    if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (int, float))
+                            or not 0 <= ema < 1):
+        raise ValueError(f"ema must be None or a number in [0, 1), got {ema!r}")
     steps = _positive_int(steps, "steps")
     k = _positive_int(k if k is not None else defaults["k"], "k")
     batch_size = _positive_int(batch_size if batch_size is not None else defaults["batch_size"],
@@ -315,6 +324,12 @@ def train_gan(
 
     # One "model" and one "optimizer" for the engine's Checkpointer; the rest rides as extras.
     players = nn.ModuleDict({"generator": generator, "discriminator": discriminator})
+    averaged = None
+    if ema is not None:
+        import copy
+
+        averaged = copy.deepcopy(generator).requires_grad_(False)
+        players["generator_ema"] = averaged
     checkpointer = Checkpointer(run, name)
     resume = run.resume if (resume is None and run is not None) else bool(resume)
     start = 0
@@ -389,6 +404,13 @@ def train_gan(
             g_loss, g_stats = gan_loss.generator_loss(discriminator, packed(generator(z)))
             g_loss.backward()
             opt_g.step()
+            if averaged is not None:
+                with torch.no_grad():
+                    ema_params = list(averaged.parameters())
+                    torch._foreach_lerp_(ema_params, list(generator.parameters()), 1.0 - ema)
+                    for mean_buffer, buffer in zip(averaged.buffers(), generator.buffers(),
+                                                   strict=True):
+                        mean_buffer.copy_(buffer)
             loss_stats = gan_loss.after_generator_step()
             if sched_d is not None:
                 sched_d.step()
@@ -422,4 +444,5 @@ def train_gan(
         final.update(evaluation(step))
     elif evaluate is not None:
         final.update({key: value for key, value in history[-1].items() if key.startswith("eval_")})
-    return GANResult(generator, discriminator, step, gan_loss, opt_d, opt_g, history, final)
+    return GANResult(generator, discriminator, step, gan_loss, opt_d, opt_g, history, final,
+                     averaged)
