@@ -33,3 +33,22 @@ def test_summary_is_mean_and_standard_error_over_seeds():
     assert math.isclose(row["high_quality_pct"], statistics.mean([90, 95, 80]))
     assert math.isclose(row["reverse_kl_se"], statistics.stdev([0.1, 0.3, 0.2]) / math.sqrt(3))
     assert row["max_seconds"] == 3.0 and row["seeds"] == 3
+
+
+def test_reverse_kl_is_averaged_where_defined():
+    """A run without high-quality samples has no mode histogram (reverse KL NaN): the summary
+    averages the seeds where it is defined, says so in the table, and never prints nan."""
+    rows = [{"loss": "began", "benchmark": "grid", "seed": s, "modes": m, "high_quality": hq,
+             "reverse_kl": kl, "seconds": 1.0, "generator_steps": 10}
+            for s, (m, hq, kl) in enumerate([(0, 0.0, math.nan), (3, 0.2, 0.5), (5, 0.4, 0.3)])]
+    table = gan_zoo.summarize(rows)
+    row = table["grid"]["began"]
+    assert math.isclose(row["reverse_kl"], 0.4) and row["reverse_kl_seeds"] == 2
+    reference = {"grid": {"modes": 25, "high_quality": 0.99, "reverse_kl": 0.0}}
+    assert "2 seeds with HQ samples" in gan_zoo.format_table(table, reference)
+    for row in rows:
+        row["reverse_kl"] = math.nan
+    table = gan_zoo.summarize(rows)
+    assert table["grid"]["began"]["reverse_kl"] is None
+    text = gan_zoo.format_table(table, reference)
+    assert "undefined (no HQ samples)" in text and "nan" not in text

@@ -308,13 +308,13 @@ def _pgd_once(model, x, y, eps, alpha, norm, steps, loss, targeted, low, high, s
         logits = model(x_adv)
         objective = _objective(logits, y, loss, targeted).sum()
         (grad,) = torch.autograd.grad(objective, x_adv)
-        with torch.no_grad():
+        with torch.no_grad():  # in place on the fresh gradient and δ: no temporaries
             if norm == "inf":
-                step = alpha * grad.sign()
+                step = grad.sign_().mul_(alpha)
             else:
-                step = alpha * grad / (_norms(grad) + 1e-10)
-            delta = _project(x_adv - x + step, eps, norm)
-            x_adv = (x + delta).clamp(low, high)
+                step = grad.div_(_norms(grad) + 1e-10).mul_(alpha)
+            delta = _project(x_adv.sub(x).add_(step), eps, norm)
+            x_adv = delta.add_(x).clamp_(low, high)
     return x_adv.detach()
 
 
