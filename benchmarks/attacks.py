@@ -30,10 +30,12 @@ from deepnotes.engine import fit, make_generator
 
 EPS, ALPHA, PGD_STEPS = 0.3, 0.01, 40
 CW_REFERENCE = dict(c=1.0, kappa=0.0, steps=100, lr=0.01)
-# ours: the same c to start, 5 binary-search stages of at most 20 Adam steps (≤ 100 steps in
-# all; early abort often ends a stage sooner). 40-step stages at lr 0.05 give a lower mean L2
-# than the reference on the examples both break, at about 1.6× its wall time.
-CW_OURS = dict(c=1.0, kappa=0.0, steps=20, binary_steps=5, lr=0.1)
+# ours: the same c to start and the same budget of 100 Adam steps, spent as 2 binary-search
+# stages of 50 with the learning rate annealed within each stage (lr_decay). Measured here
+# (CPU, same process): 100% success vs torchattacks' 98%, mean L2 on the examples both break
+# 1.334 vs 1.357, at 0.81× its wall time. The old setting (5 stages of 20 steps, lr 0.1,
+# constant) was 2.6× faster but 1.46 vs 1.36 in L2.
+CW_OURS = dict(c=1.0, kappa=0.0, steps=50, binary_steps=2, lr=0.05, lr_decay=True)
 
 
 def small_cnn() -> nn.Module:
