@@ -27,11 +27,17 @@ Choices and why (measured with this code, CPU):
   for some seeds (noise-patch success 0.03–0.60 across seeds 0–2).
 - A well-trained CNN (16, 32, 64 channels, clean accuracy ≈ 1.0): smaller or less trained
   models both resist less and classify worse, which is what the clean-accuracy gate excludes.
-- Measured (CPU, one thread, machine under load; success / worst noise patch / clean
-  accuracy): quick seed 0: 0.973 / 0.030 / 1.00, seed 1: 0.724 / 0.052 / 1.00 (NOT
-  reproduced), seed 2: 0.991 / 0.058 / 1.00; full seed 0: 0.972 / 0.004, seed 1: 0.751 /
-  0.042 (NOT reproduced), seed 2: 0.967 / 0.015. The white patch: ≤ 0.01 everywhere. So the
-  claim holds for 2 of 3 seeds; seed 1's classifier resists the patch (≈ 0.72–0.75).
+- Measured (CPU, one thread; success / worst noise patch / clean accuracy): quick (450
+  classifier steps) seed 0: 0.963 / 0.007 / 1.00, seed 2: 0.988 / 0.078 / 1.00; with 600
+  steps seed 1: 0.724 / 0.052 / 1.00 (NOT reproduced); full seed 0: 0.972 / 0.004, seed 1:
+  0.751 / 0.042 (NOT reproduced), seed 2: 0.967 / 0.015. The white patch: ≤ 0.01 everywhere.
+  So the claim holds for 2 of 3 seeds; seed 1's classifier resists the patch. It is the
+  classifier, not the attack: for seed 1, 1,000 patch steps (0.76–0.78), two initializations,
+  batch 128, lr 0.03 or 0.3, a clipped margin loss instead of the log-likelihood (0.69–0.76)
+  and training the patch on non-target images only (0.745) all stay below 0.80; less clutter
+  in the classifier's training lowers it further (10%: 0.63), and weaker classifiers that
+  the patch does fool (lr 1e-3: 0.92; 8/16/32 channels: 0.82) also fall for noise patches
+  (0.26, 0.14 > 0.10).
 - Digits (``--data digits``, upsampled to 32×32) do NOT reproduce the claim: ≈ 5–25% success
   at random placement (the evidence of a digit is spread over its whole shape).
 """
@@ -85,7 +91,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(train_steps=600, patch_steps=300)
+        return cls(train_steps=450, patch_steps=300)
 
     @classmethod
     def full(cls) -> Config:
