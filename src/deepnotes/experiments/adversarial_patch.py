@@ -51,9 +51,9 @@ import torch.nn.functional as F
 
 from .. import data
 from ..adversarial import EOT, apply_patch, patch_fraction, predict, train_patch
-from ..engine import fit, make_generator, resolve_device
+from ..engine import make_generator, resolve_device
 from ..nn.models import CNN2d
-from .base import Result, Verdict, new_figure, save_figure
+from .base import Result, Verdict, new_figure, save_figure, train_classifier
 
 CLAIM = ("A patch covering at most 10% of the image, trained over random placements, rotations "
          "and scales, makes a classifier output the attacker's class on most held-out images, "
@@ -145,11 +145,9 @@ def run(config: Config, run) -> Result:
     cluttered = with_random_occluders(x_train, config, eot)
     torch.manual_seed(config.seed)
     model = CNN2d(x_train.shape[1], int(y_train.max()) + 1, config.channels)
-    fit(model, F.cross_entropy, lambda p: torch.optim.Adam(p, lr=config.lr), (cluttered, y_train),
-        steps=config.train_steps, batch_size=config.batch_size,
-        log_every=max(1, config.train_steps // 20), run=run, name="classifier", device=device,
-        seed=config.seed)
-    model.eval()
+    train_classifier(model, (cluttered, y_train), steps=config.train_steps,
+                     batch_size=config.batch_size, lr=config.lr, run=run, name="classifier",
+                     device=device, seed=config.seed)
     x_test, y_test = x_test.to(device), y_test.to(device)
     clean_accuracy = float((predict(model, x_test) == y_test).float().mean())
 

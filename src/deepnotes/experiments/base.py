@@ -80,3 +80,20 @@ def save_figure(fig, run, name: str) -> Path:
         write_bytes(path, buffer.getvalue())
     plt.close(fig)
     return path
+
+
+def train_classifier(model, train_data, *, steps: int, batch_size: int, lr: float, run,
+                     name: str, device, seed: int, loss=None):
+    """Fit ``model`` on ``train_data`` = (x, y) with Adam (learning rate ``lr``) through
+    ``engine.fit`` — ``steps`` minibatches of ``batch_size``, about 20 records logged under
+    ``name`` in ``run`` — minimizing ``loss`` (default cross-entropy; any ``(logits, y) ->
+    scalar``, e.g. an ``adversarial.AdversarialLoss``); returns the model in eval mode."""
+    import torch
+
+    from ..engine import fit
+
+    if loss is None:
+        loss = torch.nn.functional.cross_entropy
+    return fit(model, loss, lambda parameters: torch.optim.Adam(parameters, lr=lr), train_data,
+               steps=steps, batch_size=batch_size, log_every=max(1, steps // 20), run=run,
+               name=name, device=device, seed=seed).model.eval()

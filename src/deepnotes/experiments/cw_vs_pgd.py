@@ -27,13 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .. import data
 from ..adversarial import carlini_wagner_l2_search, minimal_eps, pgd, predict
-from ..engine import fit, resolve_device
+from ..engine import resolve_device
 from ..nn.models import CNN2d
-from .base import Result, Verdict, new_figure, save_figure
+from .base import Result, Verdict, new_figure, save_figure, train_classifier
 
 CLAIM = ("Carlini–Wagner's attack finds adversarial examples with smaller L2 distortion than "
          "PGD-L2 at equal (near-total) success.")
@@ -76,11 +75,9 @@ def run(config: Config, run) -> Result:
     x_test, y_test = data.load(config.data, "test")
     torch.manual_seed(config.seed)
     model = CNN2d(x_train.shape[1], int(y_train.max()) + 1, config.channels)
-    fit(model, F.cross_entropy, lambda p: torch.optim.Adam(p, lr=config.lr), (x_train, y_train),
-        steps=config.train_steps, batch_size=config.batch_size,
-        log_every=max(1, config.train_steps // 20), run=run, name="classifier", device=device,
-        seed=config.seed)
-    model.eval()
+    train_classifier(model, (x_train, y_train), steps=config.train_steps,
+                     batch_size=config.batch_size, lr=config.lr, run=run, name="classifier",
+                     device=device, seed=config.seed)
     x_test, y_test = x_test.to(device), y_test.to(device)
     correct = predict(model, x_test) == y_test
     x, y = x_test[correct][: config.examples], y_test[correct][: config.examples]

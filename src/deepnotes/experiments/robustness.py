@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from .. import data
 from ..adversarial import AdversarialLoss, accuracy_under_attack, fgsm, pgd
-from ..engine import fit, make_generator
+from ..engine import make_generator
 from ..nn.models import CNN2d
-from .base import Result, Verdict, new_figure, save_figure
+from .base import Result, Verdict, new_figure, save_figure, train_classifier
 
 CLAIM = ("Adversarial training raises robust accuracy: a clean model's accuracy collapses under "
          "PGD while a PGD-trained one keeps most of it at a small clean-accuracy cost, and "
@@ -82,9 +82,9 @@ def run(config: Config, run) -> Result:
             model = CNN2d(x_train.shape[1], num_classes, config.channels, config.batch_norm)
         else:
             model = copy.deepcopy(start)
-        return fit(model, loss, lambda p: torch.optim.Adam(p, lr=config.lr), (x_train, y_train),
-                   steps=steps, batch_size=config.batch_size, log_every=max(1, steps // 20),
-                   run=run, name=name, device=device, seed=config.seed).model.eval()
+        return train_classifier(model, (x_train, y_train), steps=steps,
+                                batch_size=config.batch_size, lr=config.lr, run=run, name=name,
+                                device=device, seed=config.seed, loss=loss)
 
     generator = make_generator(config.seed, device)
     clean = train(F.cross_entropy, "clean")

@@ -16,13 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .. import data
 from ..adversarial import fgsm, pgd, predict, random_perturbation, success, transfer_attack
-from ..engine import fit, make_generator, resolve_device
+from ..engine import make_generator, resolve_device
 from ..nn.models import MLP, CNN2d
-from .base import Result, Verdict, new_figure, save_figure
+from .base import Result, Verdict, new_figure, save_figure, train_classifier
 
 CLAIM = ("Adversarial examples crafted on a surrogate model transfer to an unseen target (a "
          "black-box attack) far above random noise, while PGD with many steps transfers worse "
@@ -63,10 +62,9 @@ def run(config: Config, run) -> Result:
     inputs = x_train[0].numel()
 
     def train(model, name, seed):
-        return fit(model, F.cross_entropy, lambda p: torch.optim.Adam(p, lr=config.lr),
-                   (x_train, y_train), steps=config.train_steps, batch_size=config.batch_size,
-                   log_every=max(1, config.train_steps // 20), run=run, name=name,
-                   device=device, seed=seed).model.eval()
+        return train_classifier(model, (x_train, y_train), steps=config.train_steps,
+                                batch_size=config.batch_size, lr=config.lr, run=run, name=name,
+                                device=device, seed=seed)
 
     torch.manual_seed(config.seed)
     target = train(CNN2d(x_train.shape[1], num_classes, config.target_channels), "target",
