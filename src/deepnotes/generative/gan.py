@@ -18,6 +18,7 @@ same ones ``engine.fit`` is made of, with the alternation above as its step.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -326,8 +327,6 @@ def train_gan(
     players = nn.ModuleDict({"generator": generator, "discriminator": discriminator})
     averaged = None
     if ema is not None:
-        import copy
-
         averaged = copy.deepcopy(generator).requires_grad_(False)
         players["generator_ema"] = averaged
     checkpointer = Checkpointer(run, name)

@@ -70,6 +70,12 @@ def sgd(
             param.add_(velocity)  # θ ← θ + v
 
 
+def _one_device_and_dtype(params: list[Tensor]) -> bool:
+    """torch's fused kernels take one list on one device in one dtype."""
+    first = params[0]
+    return all(p.device == first.device and p.dtype == first.dtype for p in params)
+
+
 def sgd_momentum_native(
     params: list[Tensor],
     grads: list[Tensor],
@@ -90,10 +96,7 @@ def sgd_momentum_native(
     kernel return False (nothing done), and the caller runs another form.
     """
     fused_sgd = getattr(torch, "_fused_sgd_", None)
-    first = params[0]
-    if momentum == 0 or lr < 1e-6 or fused_sgd is None or any(
-        p.device != first.device or p.dtype != first.dtype for p in params
-    ):
+    if momentum == 0 or lr < 1e-6 or fused_sgd is None or not _one_device_and_dtype(params):
         return False
     fused_sgd(params, grads, velocities, weight_decay=weight_decay, momentum=momentum,
               lr=-1.0, dampening=1.0 + lr, nesterov=False, maximize=False, is_first_step=False)
@@ -191,10 +194,7 @@ def adagrad_native(
     (r ← r + g⊙g; θ ← θ − ε_t g / (δ + √r)) after the step counts are advanced. Returns False
     (nothing done) when the kernel is missing or the tensors differ in device/dtype."""
     fused_adagrad = getattr(torch, "_fused_adagrad_", None)
-    first = params[0]
-    if fused_adagrad is None or any(
-        p.device != first.device or p.dtype != first.dtype for p in params
-    ):
+    if fused_adagrad is None or not _one_device_and_dtype(params):
         return False
     torch._foreach_add_(steps, 1)
     fused_adagrad(params, grads, sums, steps, lr=lr, lr_decay=lr_decay,
