@@ -94,7 +94,7 @@ def main() -> None:
 
     runs = {
         "ours": lambda: pgd(model, x, y, eps=EPS, step_size=ALPHA, steps=PGD_STEPS,
-                            generator=make_generator(0)),
+                            rng=make_generator(0)),
         "plain loop": lambda: plain_pgd(model, x, y, EPS, ALPHA, PGD_STEPS, make_generator(0)),
     }
     if torchattacks is not None:

@@ -89,7 +89,7 @@ def linear_benchmark(rounds: int, repeats: int) -> dict:
 
 def mlp_benchmark(rounds: int, repeats: int, steps: int) -> dict:
     def sample(generator):
-        drawn = data.regression(64, 1, 0.3, "sin", x_dist="uniform", generator=generator,
+        drawn = data.regression(64, 1, 0.3, "sin", x_dist="uniform", rng=generator,
                                 dtype=torch.float32)
         return drawn.X, drawn.y
 

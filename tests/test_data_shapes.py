@@ -92,7 +92,7 @@ def test_labels_are_balanced_and_empty_images_have_no_object():
 def test_reproducible_by_seed_and_generator():
     a, b = shapes(20, seed=7), shapes(20, seed=7)
     c = shapes(20, seed=8)
-    d = shapes(20, generator=torch.Generator().manual_seed(7))
+    d = shapes(20, rng=torch.Generator().manual_seed(7))
     for field in ("images", "labels", "boxes", "present"):
         assert torch.equal(getattr(a, field), getattr(b, field))
         assert torch.equal(getattr(a, field), getattr(d, field))
@@ -118,7 +118,7 @@ def test_load_shapes_fixed_split():
     (dict(n=4, scale=(0.6, 0.3)), "scale"), (dict(n=4, scale=(0.01, 0.3)), "scale"),
     (dict(n=4, intensity=(0.5, 1.5)), "intensity"), (dict(n=4, noise=-0.1), "noise"),
     (dict(n=4, background=(0.2,)), "background"), (dict(n=4, seed="x"), "seed"),
-    (dict(n=4, generator=3), "generator"),
+    (dict(n=4, rng=3), "rng"),
 ])
 def test_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):

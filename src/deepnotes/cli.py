@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -29,9 +30,16 @@ errors = Console(stderr=True, highlight=False)
 OutOption = Annotated[Path, typer.Option("--out", help="Folder of run folders.")]
 
 
+#: How the three outcomes of a run and of a check are shown on the terminal.
+OUTCOME_MARKS = {"reproduced": "[green]✓ reproduced[/]",
+                 "not reproduced": "[red]✗ not reproduced[/]",
+                 "undecided": "[yellow]? undecided[/]"}
+CHECK_MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "undecided": "[yellow]?[/]"}
+
+
 def fail(message: str, code: int = 2) -> None:
-    """One clear line on stderr, then a non-zero exit."""
-    errors.print(f"[bold red]error:[/] {message}")
+    """One clear line on stderr (never soft-wrapped mid-sentence), then a non-zero exit."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -55,43 +63,50 @@ def list_experiments(out: OutOption = Path("runs")) -> None:
     console.print(table)
 
 
-def _parse_overrides(config, pairs: list[str], skip_unknown: bool) -> dict:
-    """``--set key=value`` pairs, converted to the Config field's type. With ``skip_unknown``
-    (``run all``) a field this experiment lacks is skipped instead of an error."""
-    import json
+def _split_sets(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
+    """``--set KEY=VALUE`` / ``--set NAME.KEY=VALUE`` pairs → {experiment: {key: raw value}}.
 
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    overrides = {}
+    An unscoped key applies to every selected experiment that has the field; a key that no
+    selected experiment has, or a scoped one its experiment lacks, is refused before anything
+    runs, naming the experiments that lack it."""
+    from . import experiments
+    from .experiments.base import field_types
+
+    fields = {name: set(field_types(experiments.get(name).Config)) for name in names}
+    per_experiment: dict[str, dict[str, str]] = {name: {} for name in names}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        if not sep:
-            fail(f"--set expects KEY=VALUE, got {pair!r}")
-        if key not in fields:
-            if skip_unknown:
-                continue
-            fail(f"--set {key}: {type(config).__module__.rsplit('.', 1)[-1]} has no field "
-                 f"{key!r} (fields: {', '.join(fields)})")
-        current = getattr(config, key)
-        try:
-            value = raw if isinstance(current, str) else json.loads(raw)
-        except json.JSONDecodeError:
-            value = None
-        if isinstance(current, tuple) and isinstance(value, list):
-            value = tuple(value)
-        elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if current is not None and type(value) is not type(current):
-            fail(f"--set {key}: cannot read {raw!r} as a {type(current).__name__}")
-        overrides[key] = value
-    return overrides
+        key = key.strip()
+        if not sep or not key:
+            fail(f"--set expects KEY=VALUE or EXPERIMENT.KEY=VALUE, got {pair!r}")
+        scope, dot, field = key.rpartition(".")
+        if dot:
+            if scope not in fields:
+                fail(f"--set {key}: {scope!r} is not a selected experiment "
+                     f"(selected: {', '.join(names)})")
+            if field not in fields[scope]:
+                fail(f"--set {key}: {scope} has no field {field!r} "
+                     f"(fields: {', '.join(sorted(fields[scope]))})")
+            per_experiment[scope][field] = raw
+            continue
+        having = [name for name in names if key in fields[name]]
+        if not having:
+            if len(names) == 1:
+                fail(f"--set {key}: {names[0]} has no field {key!r} "
+                     f"(fields: {', '.join(sorted(fields[names[0]]))})")
+            fail(f"--set {key}: no selected experiment has a field {key!r}")
+        for name in having:
+            per_experiment[name][key] = raw
+    return per_experiment
 
 
-def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume,
-             many: bool, threads: int) -> dict:
+def _run_one(name: str, which: str, out: Path, seed, device, data, sets: dict[str, str],
+             resume, many: bool, threads: int) -> dict:
     """Run, resume or skip (finished already) one experiment; return its result."""
     from . import experiments
-    from .engine.files import to_jsonable
+    from .core.files import to_jsonable
     from .engine.run import Run
+    from .experiments.base import override
 
     config = experiments.preset(name, which)
     overrides = {k: v for k, v in (("seed", seed), ("device", device)) if v is not None}
@@ -103,8 +118,9 @@ def _run_one(name: str, which: str, out: Path, seed, device, data, sets, resume,
                 fail(f"--data: experiment {name} takes no data option")
         else:
             overrides["data"] = data
-    overrides.update(_parse_overrides(config, sets, skip_unknown=many))
-    config = dataclasses.replace(config, **overrides)
+    overrides.update(sets)
+    config = override(config, overrides, experiment=name)
+    overrides = {key: getattr(config, key) for key in overrides}
 
     if resume:
         latest = Run.latest(out, name)
@@ -147,6 +163,7 @@ def run(
 
     from . import experiments
     from .engine.devices import resolve_device
+    from .experiments.base import override
 
     if quick and full:
         fail("give --quick or --full, not both")
@@ -171,12 +188,21 @@ def run(
     except OSError as err:
         fail(f"--out {out}: not writable ({err.strerror})")
 
+    try:
+        per_experiment_sets = _split_sets(sets or [], names)
+        for current in names:  # refuse unparsable values before anything runs
+            override(experiments.get(current).Config(), per_experiment_sets[current],
+                     experiment=current)
+    except ValueError as err:
+        fail(f"--set: {err}")
+
     started, failures, summary = time.perf_counter(), [], []
     for current in names:
         begun = time.perf_counter()
         try:
-            result = _run_one(current, which, out, seed, device, data, sets or [], resume,
-                              many=len(names) > 1, threads=threads)
+            result = _run_one(current, which, out, seed, device, data,
+                              per_experiment_sets[current], resume, many=len(names) > 1,
+                              threads=threads)
         except typer.Exit:
             raise
         except KeyboardInterrupt:
@@ -189,15 +215,20 @@ def run(
             crash = out / current / "last-error.txt"
             crash.parent.mkdir(parents=True, exist_ok=True)
             crash.write_text(trace)
-            errors.print(f"[red]✗ {current} failed:[/] {type(err).__name__}: {err} "
-                         f"(traceback in {crash})")
+            errors.print(f"[red]✗ {current} failed:[/] {type(err).__name__}: {escape(str(err))} "
+                         f"(traceback in {crash})", soft_wrap=True)
             summary.append((current, "error", time.perf_counter() - begun))
             continue
-        mark = "[green]✓ reproduced[/]" if result["reproduced"] else "[red]✗ not reproduced[/]"
-        console.print(f"  {mark} in {result['seconds']:.1f} s — {result['criterion']}")
-        console.print(f"  → {result['run_dir']}")
-        summary.append((current, "reproduced" if result["reproduced"] else "not reproduced",
-                        time.perf_counter() - begun))
+        outcome = result.get("outcome", "reproduced" if result.get("reproduced") else
+                             "not reproduced")
+        console.print(f"  {OUTCOME_MARKS.get(outcome, outcome)} in {result['seconds']:.1f} s — "
+                      f"{result.get('summary', '')}")
+        for check in result.get("checks", []):
+            console.print(f"    {CHECK_MARKS.get(check['outcome'], '?')} {check['description']}"
+                          + (f" [dim]({check['note']})[/]" if check.get("note") else ""),
+                          soft_wrap=True)
+        console.print(f"  → {result['run_dir']}", soft_wrap=True)
+        summary.append((current, outcome, time.perf_counter() - begun))
     if len(names) > 1:
         table = Table("experiment", "verdict", "seconds")
         for current, verdict, seconds in summary:

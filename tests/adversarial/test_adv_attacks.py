@@ -86,12 +86,12 @@ def test_pgd_equals_plain_loop(small_mlp, digits_test):
 @pytest.mark.parametrize("norm, eps", [("inf", 0.1), ("2", 0.7)])
 def test_pgd_stays_in_ball_and_bounds_and_beats_noise(small_cnn, digits_test, norm, eps):
     x, y = digits_test
-    x_adv = pgd(small_cnn, x, y, eps=eps, norm=norm, steps=20, generator=make_generator(0))
+    x_adv = pgd(small_cnn, x, y, eps=eps, norm=norm, steps=20, rng=make_generator(0))
     delta = (x_adv - x).flatten(1)
     size = delta.abs().amax(1) if norm == "inf" else delta.norm(dim=1)
     assert float(size.max()) <= eps + 1e-6
     assert float(x_adv.min()) >= 0 and float(x_adv.max()) <= 1
-    noise = random_perturbation(x, eps=eps, norm=norm, generator=make_generator(0))
+    noise = random_perturbation(x, eps=eps, norm=norm, rng=make_generator(0))
     assert success(small_cnn, x_adv, y).float().mean() > success(small_cnn, noise, y).float().mean()
 
 
@@ -100,9 +100,9 @@ def test_random_start_is_inside_the_ball_and_reproducible(small_cnn, digits_test
     # zero step size: the result is the (clipped) random start itself
     for norm, eps in (("inf", 0.2), ("2", 1.0)):
         a = pgd(small_cnn, x, y, eps=eps, norm=norm, steps=1, step_size=0.0,
-                generator=make_generator(5))
+                rng=make_generator(5))
         b = pgd(small_cnn, x, y, eps=eps, norm=norm, steps=1, step_size=0.0,
-                generator=make_generator(5))
+                rng=make_generator(5))
         assert torch.equal(a, b) and not torch.equal(a, x)
         delta = (a - x).flatten(1)
         size = delta.abs().amax(1) if norm == "inf" else delta.norm(dim=1)
@@ -112,9 +112,9 @@ def test_random_start_is_inside_the_ball_and_reproducible(small_cnn, digits_test
 def test_restarts_keep_the_strongest_per_example(small_mlp, digits_test):
     x, y = digits_test
     kwargs = dict(eps=0.05, steps=3, loss="cw")
-    best = pgd(small_mlp, x, y, restarts=3, generator=make_generator(7), **kwargs)
+    best = pgd(small_mlp, x, y, restarts=3, rng=make_generator(7), **kwargs)
     generator = make_generator(7)  # the same random starts, one run at a time
-    runs = [pgd(small_mlp, x, y, generator=generator, **kwargs) for _ in range(3)]
+    runs = [pgd(small_mlp, x, y, rng=generator, **kwargs) for _ in range(3)]
     with torch.no_grad():
         values = torch.stack([-margin(small_mlp(r), y) for r in runs])
         best_value = -margin(small_mlp(best), y)
@@ -126,7 +126,7 @@ def test_pgd_cw_loss_and_targeted_reach_target(small_cnn, digits_test):
     x, y = digits_test
     target = (y + 5) % 10
     x_adv = pgd(small_cnn, x, target, eps=0.3, steps=30, loss="cw", targeted=True,
-                generator=make_generator(0))
+                rng=make_generator(0))
     assert float(success(small_cnn, x_adv, target, targeted=True).float().mean()) >= 0.8
 
 

@@ -77,9 +77,9 @@ def test_trained_patch_beats_random_patches():
     assert patch.shape == (1, 6, 6) and float(patch.min()) >= 0 and float(patch.max()) <= 1
     assert [p.requires_grad for p in model.parameters()] == flags and model.training
     held_out = images[96:]
-    hit = predict(model, apply_patch(held_out, patch, eot, generator=make_generator(1))) == 1
+    hit = predict(model, apply_patch(held_out, patch, eot, rng=make_generator(1))) == 1
     noise = torch.rand(1, 6, 6, generator=make_generator(2))
-    hit_noise = predict(model, apply_patch(held_out, noise, eot, generator=make_generator(1))) == 1
+    hit_noise = predict(model, apply_patch(held_out, noise, eot, rng=make_generator(1))) == 1
     assert float(hit.float().mean()) >= 0.9
     assert float(hit_noise.float().mean()) <= 0.2
 

@@ -39,9 +39,9 @@ def test_batch_norm_statistics_not_updated_by_crafting(digits_test):
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(),
                           nn.Linear(16, 10)).train()
     reference = copy.deepcopy(model)
-    AdversarialLoss("pgd", eps=0.1, steps=3, alpha=0.5, generator=make_generator(0))(model, x, y)
+    AdversarialLoss("pgd", eps=0.1, steps=3, alpha=0.5, rng=make_generator(0))(model, x, y)
     # reference: exactly two train-mode forward passes (clean batch, adversarial batch)
-    x_adv = pgd(reference, x, y, eps=0.1, steps=3, generator=make_generator(0))
+    x_adv = pgd(reference, x, y, eps=0.1, steps=3, rng=make_generator(0))
     reference(x)
     reference(x_adv)
     torch.testing.assert_close(model[2].running_mean, reference[2].running_mean)
@@ -59,7 +59,7 @@ def test_pgd_training_raises_robust_accuracy(digits_train, digits_test):
         fit(model, loss, torch.optim.Adam(model.parameters(), 1e-2), digits_train, steps=150,
             batch_size=128, device="cpu", progress=False)
         accuracies[name] = accuracy_under_attack(model, pgd, x_test, y_test, eps=0.1, steps=10,
-                                                 generator=make_generator(0))
+                                                 rng=make_generator(0))
     assert accuracies["pgd"] > accuracies["clean"] + 0.2
 
 

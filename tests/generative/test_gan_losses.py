@@ -123,7 +123,7 @@ def test_gradient_penalty_is_per_example():
     real = torch.tensor([[3.0, 0.0], [0.0, 0.5], [1.0, 1.0], [2.0, -2.0]])
     fake = torch.tensor([[-1.0, 0.0], [0.0, 0.0], [0.5, 0.0], [0.0, 1.0]])
     critic = HalfSquaredNorm(1.3)
-    penalty = L.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(7))
+    penalty = L.gradient_penalty(critic, real, fake, rng=torch.Generator().manual_seed(7))
     # reference: the same per-example ε stream, by hand
     epsilon = torch.rand((4, 1), generator=torch.Generator().manual_seed(7))
     assert len(set(epsilon.flatten().tolist())) == 4
@@ -156,7 +156,7 @@ def test_dragan_penalty_perturbs_the_real_data():
     real = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.5, 0.5]])
     critic = HalfSquaredNorm(1.0)
     penalty = L.dragan_penalty(critic, real, noise_std=0.3,
-                               generator=torch.Generator().manual_seed(3))
+                               rng=torch.Generator().manual_seed(3))
     noise = torch.randn((3, 2), generator=torch.Generator().manual_seed(3))
     expected = (((real + 0.3 * noise).norm(dim=1) - 1) ** 2).mean()
     assert penalty.item() == pytest.approx(expected.item(), rel=1e-12)
@@ -171,7 +171,7 @@ def test_dragan_loss_adds_lambda_times_penalty_to_cross_entropy():
         critic, real, fake, torch.Generator().manual_seed(1))
     base = L.minimax_discriminator_loss(critic(real), critic(fake))
     penalty = L.dragan_penalty(critic, real, noise_std=0.1,
-                               generator=torch.Generator().manual_seed(1))
+                               rng=torch.Generator().manual_seed(1))
     assert loss.item() == pytest.approx((base + 10 * penalty).item(), rel=1e-12)
     assert stats["penalty"].item() == pytest.approx(penalty.item())
 
@@ -183,7 +183,7 @@ def test_wgan_gp_loss_is_critic_loss_plus_ten_penalties():
     loss, _ = L.WassersteinGPLoss().discriminator_loss(critic, real, fake,
                                                       torch.Generator().manual_seed(5))
     expected = L.wasserstein_critic_loss(critic(real), critic(fake)) + 10 * L.gradient_penalty(
-        critic, real, fake, generator=torch.Generator().manual_seed(5))
+        critic, real, fake, rng=torch.Generator().manual_seed(5))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
 
 

@@ -111,8 +111,8 @@ def test_modules_load_torch_state_dict_and_match():
 
 def test_module_init_like_torch():
     """Same init distribution as torch: weights within ±1/√fan_in, seeded reproducibly."""
-    layer = conv.Conv2d(4, 8, 3, generator=torch.Generator().manual_seed(0))
-    again = conv.Conv2d(4, 8, 3, generator=torch.Generator().manual_seed(0))
+    layer = conv.Conv2d(4, 8, 3, rng=torch.Generator().manual_seed(0))
+    again = conv.Conv2d(4, 8, 3, rng=torch.Generator().manual_seed(0))
     bound = 1 / (4 * 9) ** 0.5
     assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.8 * bound
     assert torch.equal(layer.weight, again.weight)

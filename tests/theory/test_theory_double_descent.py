@@ -99,11 +99,11 @@ def test_helpers_and_bad_input():
     assert width_buckets([2, 3, 5, 9, 16]) == [[2], [3, 5], [9, 16]]  # widest < 2 × narrowest
     generator = torch.Generator().manual_seed(0)
     y = torch.zeros(10_000, dtype=torch.long)
-    noisy = add_label_noise(y, 0.15, 10, generator)
+    noisy = add_label_noise(y, 0.15, 10, rng=generator)
     assert float((noisy != y).float().mean()) == pytest.approx(0.15 * 0.9, abs=0.02)
     with pytest.raises(ValueError, match="kind"):
         random_features(2, 3, "poly")
     with pytest.raises(ValueError, match="gamma"):
         ridgeless_risk(0.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="fraction"):
-        add_label_noise(y, 1.5, 10, generator)
+        add_label_noise(y, 1.5, 10, rng=generator)

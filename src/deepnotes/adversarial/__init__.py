@@ -1,7 +1,7 @@
 """Adversarial examples (course section 5).
 
 Every attack has one shape: ``attack(model, x, y, *, eps, ..., targeted=False,
-bounds=(0.0, 1.0), generator=None) -> x_adv``; the model takes inputs in ``bounds``
+bounds=(0.0, 1.0), rng=None) -> x_adv``; the model takes inputs in ``bounds``
 (normalization goes inside it: ``Normalize``).
 
 | what | function |

@@ -2,7 +2,7 @@
 
 Every attack has one shape::
 
-    attack(model, x, y, *, eps, ..., targeted=False, bounds=(0.0, 1.0), generator=None) -> x_adv
+    attack(model, x, y, *, eps, ..., targeted=False, bounds=(0.0, 1.0), rng=None) -> x_adv
 
 ``x`` holds inputs already in ``bounds`` (pixels in [0, 1] by default), ``y`` the true labels
 (untargeted) or the target classes t (``targeted=True``). The model maps inputs in ``bounds``
@@ -229,14 +229,14 @@ def success(model, x_adv: torch.Tensor, y: torch.Tensor, *, targeted: bool = Fal
 
 
 def random_perturbation(x: torch.Tensor, *, eps: float, norm: str = "inf",
-                        bounds: Bounds = (0.0, 1.0), generator=None) -> torch.Tensor:
+                        bounds: Bounds = (0.0, 1.0), rng=None) -> torch.Tensor:
     """The random-noise baseline: x + ε·s with s a uniformly random sign vector (L∞: a corner
     of the ε-cube) or a uniformly random direction of L2 norm ε; clipped to bounds."""
     low, high = check_bounds(bounds)
     eps = check_radius(eps, "eps", len(x))
     if norm not in ("inf", "2"):
         raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
-    noise = _randn_like(x, generator)
+    noise = _randn_like(x, rng)
     if norm == "inf":
         step = noise.sign() * _per_example(eps, x)
     else:
@@ -244,14 +244,14 @@ def random_perturbation(x: torch.Tensor, *, eps: float, norm: str = "inf",
     return (x + step).clamp(low, high)
 
 
-def _rand_like(x: torch.Tensor, generator) -> torch.Tensor:
-    device = generator.device if generator is not None else x.device
-    return torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+def _rand_like(x: torch.Tensor, rng) -> torch.Tensor:
+    device = rng.device if rng is not None else x.device
+    return torch.rand(x.shape, generator=rng, device=device, dtype=x.dtype).to(x.device)
 
 
-def _randn_like(x: torch.Tensor, generator) -> torch.Tensor:
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+def _randn_like(x: torch.Tensor, rng) -> torch.Tensor:
+    device = rng.device if rng is not None else x.device
+    return torch.randn(x.shape, generator=rng, device=device, dtype=x.dtype).to(x.device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def _randn_like(x: torch.Tensor, generator) -> torch.Tensor:
 
 
 def fgsm(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, targeted: bool = False,
-         bounds: Bounds = (0.0, 1.0), generator=None) -> torch.Tensor:
+         bounds: Bounds = (0.0, 1.0), rng=None) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow et al. 2015).
 
     x* = clip(x + ε·sgn ∇ₓL(x, y))        untargeted (``y`` = true labels)
@@ -267,26 +267,26 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, targeted: bool 
 
     ``eps`` = ε (the L∞ radius, a number or one per example), L = cross-entropy of the
     model's logits, clip = clamp to ``bounds``. One gradient, one step: the special case of
-    PGD with one step of size α = ε and no random start. ``generator`` is unused (FGSM is
+    PGD with one step of size α = ε and no random start. ``rng`` is unused (FGSM is
     deterministic) and accepted for the common signature.
     """
     return pgd(model, x, y, eps=eps, norm="inf", steps=1, step_size=eps, random_start=False,
-               targeted=targeted, bounds=bounds, generator=generator)
+               targeted=targeted, bounds=bounds, rng=rng)
 
 
 # --------------------------------------------------------------------------------------------
 # PGD
 
 
-def _random_start(x, eps, norm, low, high, generator):
+def _random_start(x, eps, norm, low, high, rng):
     if norm == "inf":
-        start = (2 * _rand_like(x, generator) - 1) * _per_example(eps, x)
+        start = (2 * _rand_like(x, rng) - 1) * _per_example(eps, x)
     else:
         # uniform in the L2 ball: a Gaussian direction, radius ε·U^{1/d}
-        direction = _randn_like(x, generator)
+        direction = _randn_like(x, rng)
         direction = direction / _norms(direction).clamp_min(1e-12)
         d = x[0].numel()
-        radius = _rand_like(x.new_empty((len(x),) + (1,) * (x.dim() - 1)), generator) ** (1 / d)
+        radius = _rand_like(x.new_empty((len(x),) + (1,) * (x.dim() - 1)), rng) ** (1 / d)
         start = direction * radius * _per_example(eps, x)
     return (x + start).clamp(low, high)
 
@@ -320,7 +320,7 @@ def _pgd_once(model, x, y, eps, alpha, norm, steps, loss, targeted, low, high, s
 
 def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps, norm: str = "inf", steps: int = 40,
         step_size=None, random_start: bool = True, restarts: int = 1, loss: str = "ce",
-        targeted: bool = False, bounds: Bounds = (0.0, 1.0), generator=None) -> torch.Tensor:
+        targeted: bool = False, bounds: Bounds = (0.0, 1.0), rng=None) -> torch.Tensor:
     """Projected gradient descent on the loss (Madry et al. 2018).
 
     x* = argmax_{x′ ∈ P_x} L(f(x′), y),  P_x = {x′ : ‖x′ − x‖_p ≤ ε, x′ in bounds}
@@ -341,7 +341,7 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps, norm: str = "inf", step
             result (a success over a failure, then the larger loss).
         loss: "ce" (cross-entropy) or "cw" (the margin max_{i≠y} Z_i − Z_y, Carlini–Wagner's
             f without the clamp; targeted: Z_t − max_{i≠t} Z_i).
-        generator: a ``torch.Generator`` for the random starts.
+        rng: a ``torch.Generator`` for the random starts.
 
     With ``steps=1``, ``step_size=eps`` and no random start this is exactly ``fgsm``.
     """
@@ -366,7 +366,7 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps, norm: str = "inf", step
             check_labels(model(x[:1]), y)
         best = best_success = best_value = None
         for _ in range(restarts):
-            start = (_random_start(x, eps, norm, low, high, generator) if random_start
+            start = (_random_start(x, eps, norm, low, high, rng) if random_start
                      else x.clone())
             x_adv = _pgd_once(model, x, y, eps_b, alpha_b, norm, steps, loss, targeted,
                               low, high, start)

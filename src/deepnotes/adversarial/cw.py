@@ -76,7 +76,7 @@ def carlini_wagner_l2_search(
     model, x: torch.Tensor, y: torch.Tensor, *, targeted: bool = False, c: float = 1.0,
     kappa: float = 0.0, steps: int = 100, binary_steps: int = 5, lr: float = 0.01,
     abort_early: bool = True, lr_decay: bool = False, bounds: Bounds = (0.0, 1.0),
-    generator=None,
+    rng=None,
 ) -> CWResult:
     """Carlini–Wagner L2 with batched per-example binary search over c; returns a ``CWResult``.
 
@@ -96,7 +96,7 @@ def carlini_wagner_l2_search(
             against 57% at constant lr. With short stages (≤ 50 steps) it costs success.
         abort_early: end a stage when the total loss has not fallen by 0.01% over the last
             steps/10 steps (the paper's rule).
-        generator: unused (the attack is deterministic); accepted for the common signature.
+        rng: unused (the attack is deterministic); accepted for the common signature.
     """
     low, high = check_inputs(model, x, y, bounds)
     c = check_radius(c, "c", len(x), allow_zero=False)
@@ -168,7 +168,7 @@ def carlini_wagner_l2(
     model, x: torch.Tensor, y: torch.Tensor, *, targeted: bool = False, c: float = 1.0,
     kappa: float = 0.0, steps: int = 100, binary_steps: int = 5, lr: float = 0.01,
     abort_early: bool = True, lr_decay: bool = False, bounds: Bounds = (0.0, 1.0),
-    generator=None,
+    rng=None,
 ) -> torch.Tensor:
     """Carlini–Wagner L2 (see ``carlini_wagner_l2_search``): returns x_adv only — per example
     the smallest successful adversarial found, or the unchanged input where none was."""
@@ -176,5 +176,5 @@ def carlini_wagner_l2(
         model, x, y, targeted=targeted, c=c, kappa=kappa, steps=steps,
         binary_steps=binary_steps, lr=lr, abort_early=abort_early, lr_decay=lr_decay,
         bounds=bounds,
-        generator=generator,
+        rng=rng,
     ).x_adv

@@ -49,12 +49,12 @@ class EOT:
             raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
 
     def sample(self, n: int, patch_hw: tuple[int, int], image_hw: tuple[int, int],
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               rng: torch.Generator | None = None) -> torch.Tensor:
         """``n`` affine matrices θ (n × 2 × 3) mapping image coordinates to patch coordinates
         (the form ``affine_grid`` wants), in the normalized [−1, 1] coordinates."""
         (ph, pw), (height, width) = patch_hw, image_hw
-        device = generator.device if generator is not None else "cpu"
-        u = torch.rand(n, 4, generator=generator, device=device, dtype=torch.float64).cpu()
+        device = rng.device if rng is not None else "cpu"
+        u = torch.rand(n, 4, generator=rng, device=device, dtype=torch.float64).cpu()
         low, high = self.scale
         s = low + (high - low) * u[:, 0]
         if (s.max() * ph > height) or (s.max() * pw > width):
@@ -106,12 +106,12 @@ def paste(images: torch.Tensor, patch: torch.Tensor, theta: torch.Tensor) -> tor
 
 
 def apply_patch(images: torch.Tensor, patch: torch.Tensor, transforms: EOT = EOT(), *,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                rng: torch.Generator | None = None) -> torch.Tensor:
     """Paste ``patch`` into each image under a fresh random placement drawn from
     ``transforms`` (for evaluation on held-out images)."""
     _check_patch(patch, images)
     theta = transforms.sample(len(images), tuple(patch.shape[1:]), tuple(images.shape[2:]),
-                              generator)
+                              rng)
     return paste(images, patch.to(images), theta)
 
 
@@ -127,13 +127,13 @@ class PatchedModel(nn.Module):
     mode whatever ``train()`` is called with."""
 
     def __init__(self, classifier: nn.Module, channels: int, size: tuple[int, int],
-                 transforms: EOT, bounds: Bounds, generator: torch.Generator):
+                 transforms: EOT, bounds: Bounds, rng: torch.Generator):
         super().__init__()
         self.classifier = classifier
         self.transforms = transforms
         self.bounds = bounds
-        self.generator = generator
-        init = torch.rand((channels, *size), generator=generator, device=generator.device).cpu()
+        self.rng = rng
+        init = torch.rand((channels, *size), generator=rng, device=rng.device).cpu()
         low, high = bounds
         # v = logit of the initial patch's position inside the box
         self.logits = nn.Parameter(torch.logit(init.clamp(0.05, 0.95)))
@@ -149,20 +149,20 @@ class PatchedModel(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         theta = self.transforms.sample(len(images), tuple(self.logits.shape[1:]),
-                                       tuple(images.shape[2:]), self.generator)
+                                       tuple(images.shape[2:]), self.rng)
         return self.classifier(paste(images, self.patch(), theta))
 
 
 def train_patch(model: nn.Module, images: torch.Tensor, target: int, *, size, steps: int,
                 transforms: EOT = EOT(), lr: float = 0.1, batch_size: int = 64,
-                bounds: Bounds = (0.0, 1.0), generator: torch.Generator | None = None,
+                bounds: Bounds = (0.0, 1.0), rng: torch.Generator | None = None,
                 device="auto", seed: int = 0, run=None, name: str = "patch") -> torch.Tensor:
     """Train a targeted patch: maximize E_{x,l,T} log P(A(δ, x, l, T) is class ``target``).
 
     ``images`` (N, C, H, W) in ``bounds`` are the training images x; ``size`` is the patch side
     (an int) or (h, w); each of the ``steps`` Adam steps (learning rate ``lr``, on v) uses a
     minibatch of ``batch_size`` images with fresh transformations. Training goes through
-    ``engine.fit`` (``run``/``name`` log it); ``generator`` draws the initial patch and the
+    ``engine.fit`` (``run``/``name`` log it); ``rng`` draws the initial patch and the
     transformations (default: seeded with ``seed``). Returns δ, shape (C, h, w), on the CPU.
     The model keeps its mode and ``requires_grad`` flags; like any model given to ``fit`` it
     is moved to ``device``.
@@ -184,9 +184,9 @@ def train_patch(model: nn.Module, images: torch.Tensor, target: int, *, size, st
     steps = check_positive_int(steps, "steps")
     if not isinstance(transforms, EOT):
         raise TypeError(f"transforms must be an EOT, got {type(transforms).__name__}")
-    generator = generator if generator is not None else make_generator(seed)
+    rng = rng if rng is not None else make_generator(seed)
     with attack_mode(model):
-        patched = PatchedModel(model, images.shape[1], hw, transforms, (low, high), generator)
+        patched = PatchedModel(model, images.shape[1], hw, transforms, (low, high), rng)
         targets = torch.full((len(images),), target, dtype=torch.long)
         fit(patched, F.cross_entropy, torch.optim.Adam([patched.logits], lr=lr),
             (images, targets), steps=steps, batch_size=min(batch_size, len(images)),

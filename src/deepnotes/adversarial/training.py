@@ -44,7 +44,7 @@ class AdversarialLoss:
         loss: the per-batch loss L(logits, y) (default cross-entropy); the attack itself
             always ascends cross-entropy.
         bounds: the valid input range.
-        generator: a ``torch.Generator`` for PGD's random starts (default: torch's global RNG,
+        rng: a ``torch.Generator`` for PGD's random starts (default: torch's global RNG,
             which ``fit`` seeds).
     """
 
@@ -53,7 +53,7 @@ class AdversarialLoss:
     def __init__(self, method: str = "fgsm", *, eps: float, alpha: float | None = None,
                  steps: int = 7, step_size: float | None = None, random_start: bool = True,
                  loss: Callable = F.cross_entropy, bounds: Bounds = (0.0, 1.0),
-                 generator: torch.Generator | None = None):
+                 rng: torch.Generator | None = None):
         if method not in _METHODS:
             raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
         self.method = method
@@ -71,7 +71,7 @@ class AdversarialLoss:
             raise TypeError("loss must be callable: loss(logits, y) -> scalar tensor")
         self.loss = loss
         self.bounds = check_bounds(bounds)
-        self.generator = generator
+        self.rng = rng
 
     def perturb(self, model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The adversarial version of the batch at the current parameters (a constant)."""
@@ -79,7 +79,7 @@ class AdversarialLoss:
             return fgsm(model, x, y, eps=self.eps, bounds=self.bounds)
         return pgd(model, x, y, eps=self.eps, norm="inf", steps=self.steps,
                    step_size=self.step_size, random_start=self.random_start,
-                   bounds=self.bounds, generator=self.generator)
+                   bounds=self.bounds, rng=self.rng)
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x_adv = self.perturb(model, x, y)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.files import write_bytes
+from ..core.files import write_bytes
 
 SPLITS = ("train", "test")
 

@@ -40,7 +40,7 @@ __all__ = ["SHAPE_CLASSES", "Shapes", "shapes", "shapes_split"]
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "diamond", "cross")
 
-# Fixed split for ``data.load("shapes", split)``: sizes and generator seeds.
+# Fixed split for ``data.load("shapes", split)``: sizes and rng seeds.
 SPLIT_SIZES = {"train": 3000, "test": 1000}
 SPLIT_SEEDS = {"train": 1_000, "test": 2_000}
 
@@ -100,7 +100,7 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
            *, p_empty: float = 0.0, scale: tuple[float, float] = (0.25, 0.6),
            intensity: tuple[float, float] = (0.6, 1.0),
            background: tuple[float, float] = (0.0, 0.15), noise: float = 0.03,
-           seed: int = 0, generator: torch.Generator | None = None) -> Shapes:
+           seed: int = 0, rng: torch.Generator | None = None) -> Shapes:
     """``n`` images of ``size``×``size`` with one filled shape each (none with probability
     ``p_empty``).
 
@@ -110,7 +110,7 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
     is uniform over the positions that keep it inside. ``intensity``: the object's grey level,
     uniform; ``background``: the background level, uniform; ``noise``: standard deviation of
     the Gaussian pixel noise. Values are clamped to [0, 1]. Randomness comes from
-    ``generator`` (a CPU ``torch.Generator``), else from a generator seeded with ``seed``.
+    ``rng`` (a CPU ``torch.Generator``), else from a rng seeded with ``seed``.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be an int >= 0, got {n!r}")
@@ -132,27 +132,27 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
     low_bg, high_bg = _check_range(background, "background", 0.0, 1.0)
     if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-    if generator is None:
+    if rng is None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
-        generator = torch.Generator().manual_seed(seed)
-    elif not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        rng = torch.Generator().manual_seed(seed)
+    elif not isinstance(rng, torch.Generator):
+        raise ValueError(f"rng must be a torch.Generator, got {type(rng).__name__}")
 
     def uniform(low: float, high: float, count: int = n) -> torch.Tensor:
-        return low + (high - low) * torch.rand(count, generator=generator)
+        return low + (high - low) * torch.rand(count, generator=rng)
 
-    present = torch.rand(n, generator=generator) >= p_empty
+    present = torch.rand(n, generator=rng) >= p_empty
     count = int(present.sum())
     labels = torch.full((n,), -1, dtype=torch.long)
     labels[present] = (torch.arange(count) % len(classes))[torch.randperm(count,
-                                                                          generator=generator)]
+                                                                          generator=rng)]
     half = uniform(low_scale, high_scale) / 2
-    cx = half + (1 - 2 * half) * torch.rand(n, generator=generator)
-    cy = half + (1 - 2 * half) * torch.rand(n, generator=generator)
+    cx = half + (1 - 2 * half) * torch.rand(n, generator=rng)
+    cy = half + (1 - 2 * half) * torch.rand(n, generator=rng)
     level = uniform(low_int, high_int)
     base = uniform(low_bg, high_bg)
-    pixel_noise = noise * torch.randn(n, 1, size, size, generator=generator)
+    pixel_noise = noise * torch.randn(n, 1, size, size, generator=rng)
 
     centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     v, u = torch.meshgrid(centres, centres, indexing="ij")  # v: rows (y), u: columns (x)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..engine.devices import make_generator
+from ..core.rng import make_generator
 
 
 @dataclass(frozen=True)
@@ -39,26 +39,26 @@ def regression(
     *,
     x_dist: str = "normal",
     seed: int = 0,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
 ) -> RegressionData:
     """Sample n points y_i = f(x_i) + ε_i, x_i ∈ R^d, ε_i ~ N(0, σ²) with σ = ``noise``.
 
     ``f``: ``"linear"`` (f(x) = xᵀa + b with a ~ N(0, I), b ~ N(0, 1), drawn from the same
-    generator), ``"sin"`` (f(x) = sin(2π x₁), for 1-D complexity sweeps), or any callable
+    rng), ``"sin"`` (f(x) = sin(2π x₁), for 1-D complexity sweeps), or any callable
     mapping an (n, d) tensor to (n,). ``x_dist``: ``"normal"`` (N(0, I)) or ``"uniform"``
-    (U[−1, 1]^d). Randomness comes from ``generator`` (or a fresh one seeded ``seed``).
+    (U[−1, 1]^d). Randomness comes from ``rng`` (or a fresh one seeded ``seed``).
     """
     n, d = _check_positive_int(n, "n"), _check_positive_int(d, "d")
     if isinstance(noise, bool) or not (
         isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0
     ):
         raise ValueError(f"noise must be a finite number >= 0 (σ), got {noise!r}")
-    generator = generator if generator is not None else make_generator(seed)
+    rng = rng if rng is not None else make_generator(seed)
     coef = intercept = None
     if f == "linear":
-        coef = torch.randn(d, generator=generator, dtype=dtype)
-        intercept = float(torch.randn((), generator=generator, dtype=dtype))
+        coef = torch.randn(d, generator=rng, dtype=dtype)
+        intercept = float(torch.randn((), generator=rng, dtype=dtype))
         a, b = coef.clone(), intercept
         f = lambda x: x @ a.to(x.dtype) + b  # noqa: E731
     elif f == "sin":
@@ -66,15 +66,15 @@ def regression(
     elif not callable(f):
         raise ValueError(f"f must be 'linear', 'sin' or a callable, got {f!r}")
     if x_dist == "normal":
-        X = torch.randn(n, d, generator=generator, dtype=dtype)
+        X = torch.randn(n, d, generator=rng, dtype=dtype)
     elif x_dist == "uniform":
-        X = torch.rand(n, d, generator=generator, dtype=dtype) * 2 - 1
+        X = torch.rand(n, d, generator=rng, dtype=dtype) * 2 - 1
     else:
         raise ValueError(f"x_dist must be 'normal' or 'uniform', got {x_dist!r}")
     f_x = f(X)
     if f_x.shape != (n,):
         raise ValueError(f"f must map an (n, d) tensor to shape (n,), got {tuple(f_x.shape)}")
-    y = f_x + noise * torch.randn(n, generator=generator, dtype=dtype)
+    y = f_x + noise * torch.randn(n, generator=rng, dtype=dtype)
     return RegressionData(X, y, f_x, float(noise), f, coef, intercept)
 
 
@@ -89,15 +89,15 @@ class Mixture:
     labels: torch.Tensor
 
 
-def _mixture(n: int, centers: torch.Tensor, std: float, seed: int, generator) -> Mixture:
+def _mixture(n: int, centers: torch.Tensor, std: float, seed: int, rng) -> Mixture:
     n = _check_positive_int(n, "n")
     if isinstance(std, bool) or not (
         isinstance(std, (int, float)) and math.isfinite(std) and std > 0
     ):
         raise ValueError(f"std must be > 0, got {std!r}")
-    generator = generator if generator is not None else make_generator(seed)
-    labels = torch.randint(len(centers), (n,), generator=generator)
-    samples = centers[labels] + std * torch.randn(n, 2, generator=generator)
+    rng = rng if rng is not None else make_generator(seed)
+    labels = torch.randint(len(centers), (n,), generator=rng)
+    samples = centers[labels] + std * torch.randn(n, 2, generator=rng)
     return Mixture(samples, centers, float(std), labels)
 
 
@@ -115,17 +115,17 @@ def grid_centers(side: int = 5, spacing: float = 2.0) -> torch.Tensor:
 
 def mixture_ring(
     n: int, modes: int = 8, radius: float = 1.0, std: float = 0.01, *, seed: int = 0,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> Mixture:
     """The PacGAN/VEEGAN ring: ``modes`` Gaussians of std ``std`` on a circle of ``radius``."""
     return _mixture(n, ring_centers(_check_positive_int(modes, "modes"), radius), std, seed,
-                    generator)
+                    rng)
 
 
 def mixture_grid(
     n: int, side: int = 5, spacing: float = 2.0, std: float = 0.05, *, seed: int = 0,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> Mixture:
     """The PacGAN/VEEGAN grid: side² Gaussians of std ``std`` at {−4,−2,0,2,4}² by default."""
     return _mixture(n, grid_centers(_check_positive_int(side, "side"), spacing), std, seed,
-                    generator)
+                    rng)

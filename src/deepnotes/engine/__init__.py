@@ -4,7 +4,7 @@ Used by topic packages and experiments; imports no topic package.
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .devices import cpu_threads, make_generator, resolve_device, seed_everything
+from .devices import check_seed, cpu_threads, make_generator, resolve_device
 from .loop import (
     Checkpointer,
     FitResult,
@@ -26,6 +26,7 @@ __all__ = [
     "NonFiniteLossError",
     "Progress",
     "Run",
+    "check_seed",
     "as_tensors",
     "check_finite",
     "check_parameters_finite",
@@ -37,5 +38,4 @@ __all__ = [
     "make_generator",
     "resolve_device",
     "save_checkpoint",
-    "seed_everything",
 ]

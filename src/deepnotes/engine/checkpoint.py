@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .files import torch_save
+from ..core.files import torch_save
 
 
 class CheckpointError(ValueError):

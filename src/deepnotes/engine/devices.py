@@ -1,12 +1,15 @@
-"""Devices, seeds and generators: every entry point takes ``device`` and ``seed``."""
+"""Devices and CPU threads: every entry point takes ``device`` (seeds: ``core.rng``)."""
 
 from __future__ import annotations
 
 import contextlib
-import random
 
-import numpy as np
 import torch
+
+from ..core.checks import nonnegative_int
+from ..core.rng import check_seed, make_generator
+
+__all__ = ["check_seed", "cpu_threads", "make_generator", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -32,29 +35,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
-def check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return int(seed)
-
-
-def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` seeded with ``seed``: randomness in deepnotes goes through these."""
-    generator = torch.Generator(device=resolve_device(device))
-    generator.manual_seed(check_seed(seed))
-    return generator
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch's global generators (for code that uses them implicitly)."""
-    seed = check_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 @contextlib.contextmanager
 def cpu_threads(threads: int | None):
     """Run a block with torch using ``threads`` CPU threads, then restore the previous count.
@@ -66,9 +46,7 @@ def cpu_threads(threads: int | None):
     if not threads:
         yield
         return
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be a positive int (or 0/None for torch's default), "
-                         f"got {threads!r}")
+    threads = nonnegative_int(threads, "threads")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -44,11 +44,6 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
-def barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
 def mean_over_ranks(value: torch.Tensor) -> float:
     """The mean of a scalar over all ranks (the global batch's loss, for logging and the
     NaN guard: every rank then stops at the same step)."""

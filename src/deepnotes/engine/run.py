@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import to_jsonable, write_json, write_text
+from ..core.files import to_jsonable, write_json, write_text
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"

@@ -10,6 +10,7 @@ that defines ``CLAIM``, ``Config`` and ``run`` is an experiment, named after its
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import importlib
 import pkgutil
 import time
@@ -17,11 +18,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
+
 from ..engine.devices import cpu_threads
 from ..engine.run import Run
-from .base import Result, Verdict
+from .base import Check, ExperimentConfig, Result, Verdict, override
 
-__all__ = ["Result", "Verdict", "execute", "get", "names", "preset"]
+__all__ = [
+    "Check", "ExperimentConfig", "Result", "Verdict", "environment", "execute", "get", "names",
+    "override", "preset",
+]
 
 _NOT_EXPERIMENTS = {"base"}
 
@@ -48,16 +54,37 @@ def get(name: str) -> ModuleType:
 
 
 def preset(name: str, which: str = "quick", **overrides: Any):
-    """The ``quick`` or ``full`` Config of experiment ``name``, with fields replaced."""
+    """The ``quick`` or ``full`` Config of experiment ``name`` with fields replaced by
+    ``overrides`` (converted by the field's type; unknown keys and bad values refused, see
+    ``base.override``). A ``None`` override leaves the field alone."""
     module = get(name)
     if which not in ("quick", "full"):
         raise ValueError(f"preset must be 'quick' or 'full', got {which!r}")
     config = getattr(module.Config, which)()
-    fields = {f.name for f in dataclasses.fields(config)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(f"{name}: Config has no field(s) {sorted(unknown)}")
-    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    return override(config, {k: v for k, v in overrides.items() if v is not None},
+                    experiment=name)
+
+
+def environment(config) -> dict[str, Any]:
+    """What a result was measured with: seed, device, and the library versions."""
+    import platform
+
+    import numpy
+
+    from .. import __version__
+    from ..engine.devices import resolve_device
+
+    device = getattr(config, "device", "auto")
+    try:
+        resolved = str(resolve_device(device))
+    except ValueError:
+        resolved = str(device)
+    return {
+        "seed": getattr(config, "seed", None),
+        "device": resolved,
+        "versions": {"deepnotes": __version__, "torch": torch.__version__,
+                     "numpy": numpy.__version__, "python": platform.python_version()},
+    }
 
 
 def execute(
@@ -67,8 +94,11 @@ def execute(
     """Run experiment ``name`` with ``config`` in a new run folder (or ``run`` to resume).
 
     Writes ``config.json`` first and ``result.json`` last; returns the result as a dict
-    (with ``run_dir`` and ``seconds`` added). A run folder without ``result.json`` is an
-    unfinished run: ``execute(name, config, run=Run.latest(out, name))`` resumes it.
+    (with ``run_dir`` added). ``result.json`` holds the claim, the preset, seed, device and
+    library versions, the outcome (reproduced / not reproduced / undecided), one entry per
+    check, the metrics, published rows, figures, the start time and the wall time in seconds.
+    A run folder without ``result.json`` is an unfinished run:
+    ``execute(name, config, run=Run.latest(out, name))`` resumes it.
     The experiment runs with ``threads`` torch CPU threads (default 1: the course's models are
     small and run fastest on one; None leaves torch's setting).
     """
@@ -76,6 +106,7 @@ def execute(
     if run is None:
         run = Run.create(out, name)
         run.write_config({"experiment": name, "preset": preset, **dataclasses.asdict(config)})
+    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
     with cpu_threads(threads):
         result = module.run(config, run)
@@ -84,7 +115,11 @@ def execute(
     payload = {
         "experiment": name,
         "claim": module.CLAIM,
+        "section": getattr(module, "SECTION", None),
+        "preset": preset,
+        **environment(config),
         **result.to_dict(),
+        "started": started_at,
         "seconds": round(time.perf_counter() - started, 3),
     }
     run.write_result(payload)
@@ -92,8 +127,9 @@ def execute(
 
 
 def config_from_dict(name: str, values: dict[str, Any]):
-    """Rebuild an experiment's Config from a ``config.json`` (for ``--resume``)."""
+    """Rebuild an experiment's Config from a ``config.json`` (for ``--resume``); keys that are
+    not fields (experiment, preset) are ignored, values are checked like overrides."""
     module = get(name)
     fields = {f.name for f in dataclasses.fields(module.Config)}
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}
-    return module.Config(**kwargs)
+    return override(module.Config(), {k: v for k, v in values.items() if k in fields},
+                    experiment=name)

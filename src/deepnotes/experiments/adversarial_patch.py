@@ -129,7 +129,7 @@ def with_random_occluders(images: torch.Tensor, config: Config, eot: EOT) -> tor
     images = images.clone()
     for part in chosen.chunk(config.occluder_patches):
         noise = torch.rand((images.shape[1],) + (config.patch_size,) * 2, generator=generator)
-        images[part] = apply_patch(images[part], noise, eot, generator=generator)
+        images[part] = apply_patch(images[part], noise, eot, rng=generator)
     return images
 
 
@@ -154,22 +154,22 @@ def run(config: Config, run) -> Result:
     patch = train_patch(model, x_train, config.target, size=config.patch_size,
                         steps=config.patch_steps, transforms=eot, lr=config.patch_lr,
                         batch_size=config.batch_size, device=device, seed=config.seed, run=run,
-                        name="patch", generator=make_generator(config.seed, device))
+                        name="patch", rng=make_generator(config.seed, device))
     held_out = x_test[y_test != config.target]
     patched = apply_patch(held_out, patch.to(device), eot,
-                          generator=make_generator(config.seed + 1, device))
+                          rng=make_generator(config.seed + 1, device))
     predicted = predict(model, patched)
     success = float((predicted == config.target).float().mean())
     noise_rates = []
     for k in range(config.noise_patches):
         noise = torch.rand(patch.shape, generator=make_generator(config.seed + 100 + k))
         noisy = apply_patch(held_out, noise.to(device), eot,
-                            generator=make_generator(config.seed + 1, device))
+                            rng=make_generator(config.seed + 1, device))
         noise_rates.append(float((predict(model, noisy) == config.target).float().mean()))
     noise_success = max(noise_rates)
     # a plain white patch: shows whether merely drawing a bright square of that size does it
     solid = apply_patch(held_out, torch.ones_like(patch).to(device), eot,
-                        generator=make_generator(config.seed + 1, device))
+                        rng=make_generator(config.seed + 1, device))
     solid_success = float((predict(model, solid) == config.target).float().mean())
     fraction = patch_fraction((config.patch_size,) * 2, (config.image_size,) * 2,
                               max(config.scale))
@@ -205,7 +205,7 @@ def run(config: Config, run) -> Result:
                    color=["tab:red", "tab:gray", "tab:olive"])
     axes[1, 0].set(ylim=(0, 1), title="success", xlabel="")
     noisy_example = apply_patch(held_out[:shown], torch.rand(patch.shape, generator=make_generator(
-        config.seed + 100)).to(device), eot, generator=make_generator(config.seed + 1, device))
+        config.seed + 100)).to(device), eot, rng=make_generator(config.seed + 1, device))
     noisy_predicted = predict(model, noisy_example)
     for i in range(shown):
         axes[0, i + 1].imshow(patched[i, 0].cpu(), cmap="gray", vmin=0, vmax=1)

@@ -72,7 +72,7 @@ def run(config: Config, run) -> Result:
     for degree in config.degrees:
         def sample(generator, degree=degree):
             train = data.regression(config.n_train, 1, config.noise, "sin", x_dist="uniform",
-                                    generator=generator)
+                                    rng=generator)
             return legendre_features(train.X, degree), train.y
 
         result = decompose(LinearRegression, sample, legendre_features(test.X, degree),

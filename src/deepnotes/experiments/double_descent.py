@@ -82,8 +82,8 @@ def target(x: torch.Tensor) -> torch.Tensor:
 def _random_features_part(config: Config) -> tuple[dict, list]:
     generator = make_generator(config.seed)
     train = data.regression(config.n_train, config.input_dim, config.noise, target,
-                            generator=generator)
-    test = data.regression(4000, config.input_dim, config.noise, target, generator=generator)
+                            rng=generator)
+    test = data.regression(4000, config.input_dim, config.noise, target, rng=generator)
     counts = sorted({max(1, round(r * config.n_train)) for r in config.feature_ratios})
     curve = random_features_curve(train.X, train.y, test.X, test.y, counts, kind="relu",
                                   trials=config.feature_trials, seed=config.seed)
@@ -132,7 +132,7 @@ def _mlp_part(config: Config, run) -> tuple[dict, list]:
     split = dict(num_samples=16_000, train_split=0.25)  # the notebook's 4,000 / 12,000
     X, y = data.mnist1d("train", **split)
     X_test, y_test = data.mnist1d("test", **split)
-    noisy = add_label_noise(y, config.label_noise, 10, make_generator(config.seed + 2))
+    noisy = add_label_noise(y, config.label_noise, 10, rng=make_generator(config.seed + 2))
     sweep = mlp_width_sweep(X, noisy, X_test, y_test, config.mlp_widths, hidden_layers=2,
                             epochs=config.mlp_epochs, lr=config.mlp_lr, momentum=0.9,
                             batch_size=100, device=config.device, seed=config.seed, run=run)

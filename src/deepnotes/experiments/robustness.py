@@ -94,7 +94,7 @@ def run(config: Config, run) -> Result:
         "clean": clean,
         "fgsm-trained": train(AdversarialLoss("fgsm", eps=eps_train), "fgsm", start, steps),
         "pgd-trained": train(AdversarialLoss("pgd", eps=eps_train, steps=config.train_pgd_steps,
-                                             generator=generator), "pgd", start, steps),
+                                             rng=generator), "pgd", start, steps),
     }
 
     curves: dict[str, dict[str, list[float]]] = {}
@@ -110,7 +110,7 @@ def run(config: Config, run) -> Result:
                                                               eps=eps))
             curves[name]["pgd"].append(accuracy_under_attack(
                 model, pgd, x_test, y_test, eps=eps, steps=config.eval_steps,
-                restarts=config.restarts, generator=generator))
+                restarts=config.restarts, rng=generator))
 
     clean_accuracy = {name: accuracy_under_attack(m, None, x_test, y_test)
                       for name, m in models.items()}

@@ -81,16 +81,16 @@ def run(config: Config, run) -> Result:
     }
     rates: dict[str, dict[str, float]] = {}
     for name, (attack, kwargs) in attacks.items():
-        white = attack(target, x, y, eps=config.eps, generator=make_generator(config.seed, device),
+        white = attack(target, x, y, eps=config.eps, rng=make_generator(config.seed, device),
                        **kwargs)
         black = transfer_attack(attack, surrogate, target, x, y, eps=config.eps,
-                                generator=make_generator(config.seed, device), **kwargs)
+                                rng=make_generator(config.seed, device), **kwargs)
         rates[name] = {
             "white_box": float(success(target, white, y).float().mean()),
             "transfer": black.transfer_rate,
             "on_surrogate": black.surrogate_rate,
         }
-    noise = random_perturbation(x, eps=config.eps, generator=make_generator(config.seed, device))
+    noise = random_perturbation(x, eps=config.eps, rng=make_generator(config.seed, device))
     noise_rate = float(success(target, noise, y).float().mean())
 
     pgd_name = f"pgd-{config.pgd_steps}"

@@ -181,7 +181,7 @@ def input_gradient_norms(discriminator: nn.Module, points: torch.Tensor) -> torc
 
 
 def interpolate(
-    real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Generator | None = None
+    real: torch.Tensor, fake: torch.Tensor, *, rng: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x̃ᵢ = εᵢ xᵢ + (1 − εᵢ) x̂ᵢ with one εᵢ ~ U[0, 1] **per example**; returns (x̃, ε)."""
     real, fake = _batch(real, "real"), _batch(fake, "fake")
@@ -189,7 +189,7 @@ def interpolate(
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and "
                          f"{tuple(fake.shape)}")
     shape = (len(real),) + (1,) * (real.dim() - 1)
-    epsilon = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    epsilon = torch.rand(shape, generator=rng, device=real.device, dtype=real.dtype)
     return epsilon * real.detach() + (1 - epsilon) * fake.detach(), epsilon.reshape(-1)
 
 
@@ -198,15 +198,15 @@ def gradient_penalty(
     real: torch.Tensor,
     fake: torch.Tensor,
     *,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     target: float = 1.0,
 ) -> torch.Tensor:
     """WGAN-GP's penalty E_x̃ (‖∇D(x̃)‖₂ − 1)², x̃ = εx + (1 − ε)x̂, without the factor λ.
 
-    One εᵢ ~ U[0, 1] per example (drawn from ``generator``), and each example's own gradient
+    One εᵢ ~ U[0, 1] per example (drawn from ``rng``), and each example's own gradient
     norm; ``target`` is the norm the penalty pulls toward (1 for 1-Lipschitz).
     """
-    points, _ = interpolate(real, fake, generator=generator)
+    points, _ = interpolate(real, fake, rng=rng)
     return ((input_gradient_norms(discriminator, points) - target) ** 2).mean()
 
 
@@ -215,7 +215,7 @@ def dragan_penalty(
     real: torch.Tensor,
     *,
     noise_std: float | None = None,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     target: float = 1.0,
 ) -> torch.Tensor:
     """DRAGAN's penalty E_{x̃ ~ p_d + N(0, c²)} (‖∇D(x̃)‖₂ − 1)², without the factor λ.
@@ -228,7 +228,7 @@ def dragan_penalty(
         noise_std = 0.5 * float(real.detach().std())
     else:
         noise_std = _positive(noise_std, "noise_std")
-    noise = torch.randn(real.shape, generator=generator, device=real.device, dtype=real.dtype)
+    noise = torch.randn(real.shape, generator=rng, device=real.device, dtype=real.dtype)
     points = real.detach() + noise_std * noise
     return ((input_gradient_norms(discriminator, points) - target) ** 2).mean()
 
@@ -297,7 +297,7 @@ def began_convergence(real_l1: float, fake_l1: float, gamma: float = 0.5) -> flo
 class GANLoss:
     """A GAN loss as the trainer sees it.
 
-    ``discriminator_loss(D, real, fake, generator)`` returns (L_D, stats) for one discriminator
+    ``discriminator_loss(D, real, fake, rng)`` returns (L_D, stats) for one discriminator
     step; ``generator_loss(D, fake)`` returns (L_G, stats); hooks run after each step;
     ``state_dict``/``load_state_dict`` carry state that must survive a checkpoint (BEGAN's k_t).
     ``default_k`` is the number of discriminator steps per generator step; ``output_like_input``
@@ -308,7 +308,7 @@ class GANLoss:
     default_k = 1
     output_like_input = False
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         raise NotImplementedError
 
     def generator_loss(self, discriminator, fake):
@@ -336,7 +336,7 @@ class MinimaxLoss(GANLoss):
 
     name = "mm"
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_logits, fake_logits = discriminator(real), discriminator(fake)
         loss = minimax_discriminator_loss(real_logits, fake_logits)
         return loss, {"d_real": torch.sigmoid(real_logits.detach()).mean(),
@@ -366,7 +366,7 @@ class WassersteinLoss(GANLoss):
     def __init__(self, clip: float = 0.01):
         self.clip = _positive(clip, "clip")
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_scores, fake_scores = discriminator(real), discriminator(fake)
         loss = wasserstein_critic_loss(real_scores, fake_scores)
         return loss, {"wasserstein": -loss.detach()}
@@ -391,10 +391,10 @@ class WassersteinGPLoss(GANLoss):
     def __init__(self, lam: float = 10.0):
         self.lam = _positive(lam, "lam")
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_scores, fake_scores = discriminator(real), discriminator(fake)
         distance = wasserstein_critic_loss(real_scores, fake_scores)
-        penalty = gradient_penalty(discriminator, real, fake, generator=generator)
+        penalty = gradient_penalty(discriminator, real, fake, rng=rng)
         return distance + self.lam * penalty, {"wasserstein": -distance.detach(),
                                                "penalty": penalty.detach()}
 
@@ -410,7 +410,7 @@ class LeastSquaresLoss(GANLoss):
 
     name = "lsgan"
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         return least_squares_discriminator_loss(discriminator(real), discriminator(fake)), {}
 
     def generator_loss(self, discriminator, fake):
@@ -432,13 +432,13 @@ class DraganLoss(GANLoss):
             raise ValueError(f"base must be 'gan' or 'wgan', got {base!r}")
         self.saturating, self.base = bool(saturating), base
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_out, fake_out = discriminator(real), discriminator(fake)
         if self.base == "gan":
             base = minimax_discriminator_loss(real_out, fake_out)
         else:
             base = wasserstein_critic_loss(real_out, fake_out)
-        penalty = dragan_penalty(discriminator, real, noise_std=self.noise_std, generator=generator)
+        penalty = dragan_penalty(discriminator, real, noise_std=self.noise_std, rng=rng)
         return base + self.lam * penalty, {"penalty": penalty.detach()}
 
     def generator_loss(self, discriminator, fake):
@@ -471,7 +471,7 @@ class BeganLoss(GANLoss):
         self.k = float(k)
         self._real_l1 = self._fake_l1 = 0.0
 
-    def discriminator_loss(self, discriminator, real, fake, generator=None):
+    def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_l1 = autoencoder_l1(real, discriminator(real))
         fake_l1 = autoencoder_l1(fake, discriminator(fake))
         self._real_l1 = real_l1.detach().mean()

@@ -198,7 +198,7 @@ class _ConvNd(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, bias: bool = True, flip_kernel: bool = False, *,
-                 device=None, dtype=None, generator: torch.Generator | None = None):
+                 device=None, dtype=None, rng: torch.Generator | None = None):
         super().__init__()
         for value, argument in ((in_channels, "in_channels"), (out_channels, "out_channels")):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -214,14 +214,14 @@ class _ConvNd(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size,
                                                **factory))
         self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
-        self.reset_parameters(generator)
+        self.reset_parameters(rng)
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+    def reset_parameters(self, rng: torch.Generator | None = None) -> None:
         """torch's default: w, b ~ U(−1/√fan_in, 1/√fan_in) (Kaiming-uniform with a = √5)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_channels * math.prod(self.kernel_size))
-            nn.init.uniform_(self.bias, -bound, bound, generator=generator)
+            nn.init.uniform_(self.bias, -bound, bound, generator=rng)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         function = convolution if self.flip_kernel else cross_correlation

@@ -11,7 +11,7 @@ predictor f_D, risk R(f_D) = E_{x,y} (f_D(x) − y)²):
 
 Two estimators:
 
-- ``decompose``: R data sets D_1..D_R drawn fresh from a known generator, f known on a test
+- ``decompose``: R data sets D_1..D_R drawn fresh from a known rng, f known on a test
   sample x_1..x_m. Estimates (p_{r,j} = f_{D_r}(x_j), p̄_j = (1/R) Σ_r p_{r,j}, s²_j the
   unbiased variance over r):
 
@@ -163,7 +163,7 @@ class Training:
 
 def make_replicas(make_model: Callable[[], nn.Module], count: int, seed: int) -> list:
     """``count`` models from ``make_model()``, model r built under ``torch.manual_seed`` of the
-    r-th seed drawn from a generator seeded ``seed`` (the global RNG is restored after)."""
+    r-th seed drawn from a rng seeded ``seed`` (the global RNG is restored after)."""
     seeds = torch.randint(0, 2**62, (count,), generator=make_generator(seed)).tolist()
     models = []
     with torch.random.fork_rng(devices=[]):
@@ -473,12 +473,12 @@ def decompose_predictions(
     )
 
 
-def _draw_datasets(sample_data: Callable, count: int, generator: torch.Generator):
+def _draw_datasets(sample_data: Callable, count: int, rng: torch.Generator):
     Xs, ys = [], []
     for _ in range(count):
-        drawn = sample_data(generator)
+        drawn = sample_data(rng)
         if not (isinstance(drawn, tuple) and len(drawn) == 2):
-            raise TypeError("sample_data(generator) must return a tuple (X, y) of tensors")
+            raise TypeError("sample_data(rng) must return a tuple (X, y) of tensors")
         X, y = (torch.as_tensor(t) for t in drawn)
         Xs.append(X)
         ys.append(y)
@@ -505,8 +505,8 @@ def decompose(
     """Monte Carlo bias–variance decomposition over ``n_datasets`` fresh training sets.
 
     ``make_model()`` returns an unfitted estimator or torch module (the learning algorithm);
-    ``sample_data(generator)`` draws one training set (X, y) from the known distribution
-    (all randomness from ``generator``); ``x_test`` (m, d) and ``f_test`` = f(x_test) (m,) are
+    ``sample_data(rng)`` draws one training set (X, y) from the known distribution
+    (all randomness from ``rng``); ``x_test`` (m, d) and ``f_test`` = f(x_test) (m,) are
     the test sample and the truth there; σ² is ``noise_var`` or estimated from ``y_test``.
     ``training`` configures torch-module training (see ``Training``); ``vectorize`` picks the
     batched paths (batched lstsq / ``StackedModules``) over one-at-a-time training.
@@ -515,8 +515,8 @@ def decompose(
     """
     if isinstance(n_datasets, bool) or not isinstance(n_datasets, int) or n_datasets < 3:
         raise ValueError(f"n_datasets must be an int >= 3, got {n_datasets!r}")
-    generator = make_generator(seed)
-    X_sets, y_sets = _draw_datasets(sample_data, n_datasets, generator)
+    rng = make_generator(seed)
+    X_sets, y_sets = _draw_datasets(sample_data, n_datasets, rng)
     predictions = fit_predict_replicas(make_model, X_sets, y_sets, torch.as_tensor(x_test),
                                        training=training, vectorize=vectorize, device=device,
                                        seed=seed)
@@ -555,9 +555,9 @@ class BootstrapDecomposition:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def bootstrap_indices(n: int, rounds: int, generator: torch.Generator) -> torch.Tensor:
+def bootstrap_indices(n: int, rounds: int, *, rng: torch.Generator | None = None) -> torch.Tensor:
     """(rounds, n) row indices drawn uniformly with replacement."""
-    return torch.randint(0, n, (rounds, n), generator=generator)
+    return torch.randint(0, n, (rounds, n), generator=rng)
 
 
 def bootstrap_decompose(
@@ -583,7 +583,7 @@ def bootstrap_decompose(
     ``loss``: ``"mse"`` or ``"0-1"`` (class labels; a torch module's logits are turned into
     labels by arg-max, or by z > 0 for a single logit). ``f_test`` (and ``noise_var``) separate
     the noise from the bias for MSE. ``indices`` (rounds, n) fixes the resamples (e.g. to
-    reproduce mlxtend's draws); by default they come from a generator seeded ``seed``.
+    reproduce mlxtend's draws); by default they come from a rng seeded ``seed``.
     """
     if loss not in ("mse", "0-1"):
         raise ValueError(f"loss must be 'mse' or '0-1', got {loss!r}")
@@ -594,7 +594,7 @@ def bootstrap_decompose(
     if indices is None:
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
             raise ValueError(f"rounds must be an int >= 2, got {rounds!r}")
-        indices = bootstrap_indices(len(X_train), rounds, make_generator(seed))
+        indices = bootstrap_indices(len(X_train), rounds, rng=make_generator(seed))
     indices = torch.as_tensor(indices, dtype=torch.long)
     R = len(indices)
     out = None

@@ -64,7 +64,7 @@ class RandomFeatures:
 
 def random_features(
     d: int, n_features: int, kind: str = "relu", *, bandwidth: float = 1.0,
-    generator: torch.Generator | None = None, seed: int = 0, dtype=torch.float64,
+    rng: torch.Generator | None = None, seed: int = 0, dtype=torch.float64,
 ) -> RandomFeatures:
     """Draw a random feature map R^d → R^N (see ``RandomFeatures``): w_k ~ N(0, I/(d·ℓ²)) with
     ℓ = ``bandwidth``; b_k ~ N(0, 1/(d·ℓ²)) for ReLU, U[0, 2π] for Fourier."""
@@ -72,13 +72,13 @@ def random_features(
         raise ValueError(f"kind must be one of {FEATURES}, got {kind!r}")
     if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features <= 0:
         raise ValueError(f"n_features must be a positive int, got {n_features!r}")
-    generator = generator if generator is not None else make_generator(seed)
+    rng = rng if rng is not None else make_generator(seed)
     scale = 1.0 / (math.sqrt(d) * bandwidth)
-    weight = torch.randn(n_features, d, generator=generator, dtype=dtype) * scale
+    weight = torch.randn(n_features, d, generator=rng, dtype=dtype) * scale
     if kind == "relu":
-        bias = torch.randn(n_features, generator=generator, dtype=dtype) * scale
+        bias = torch.randn(n_features, generator=rng, dtype=dtype) * scale
     else:
-        bias = torch.rand(n_features, generator=generator, dtype=dtype) * 2 * math.pi
+        bias = torch.rand(n_features, generator=rng, dtype=dtype) * 2 * math.pi
     return RandomFeatures(weight, bias, kind)
 
 
@@ -114,7 +114,7 @@ def random_features_curve(
     """Train and test MSE of min-norm least squares on N random features, for each N in
     ``feature_counts``, averaged over ``trials`` feature draws; also ‖â‖ (mean) and the test
     MSE's standard error over trials."""
-    generator = make_generator(seed)
+    rng = make_generator(seed)
     out = {"n_features": [], "train_mse": [], "test_mse": [], "test_mse_stderr": [],
            "coef_norm": []}
     X_train, X_test = X_train.double(), X_test.double()
@@ -123,7 +123,7 @@ def random_features_curve(
         train, test, norm = [], [], []
         for _ in range(trials):
             phi = random_features(X_train.shape[1], int(N), kind, bandwidth=bandwidth,
-                                  generator=generator)
+                                  rng=rng)
             coef = min_norm_least_squares(phi(X_train), y_train)
             train.append(float(((phi(X_train) @ coef - y_train) ** 2).mean()))
             test.append(float(((phi(X_test) @ coef - y_test) ** 2).mean()))
@@ -163,14 +163,14 @@ def ridgeless_simulation(
     and the formula's value. ``trials`` designs X, each with ``draws`` independent (a, ε) pairs
     (several right-hand sides of one batched Cholesky solve, ``min_norm_full_rank``: a Gaussian
     design has full rank almost surely); the standard error is over designs."""
-    generator = make_generator(seed)
+    rng = make_generator(seed)
     out = {"gamma": [], "d": [], "excess_risk": [], "stderr": [], "formula": []}
     for gamma in gammas:
         d = max(1, round(gamma * n))
-        X = torch.randn(trials, n, d, generator=generator, dtype=torch.float64)
-        a = torch.randn(trials, d, draws, generator=generator, dtype=torch.float64)
+        X = torch.randn(trials, n, d, generator=rng, dtype=torch.float64)
+        a = torch.randn(trials, d, draws, generator=rng, dtype=torch.float64)
         a = r * a / a.norm(dim=1, keepdim=True)
-        Y = X @ a + sigma * torch.randn(trials, n, draws, generator=generator,
+        Y = X @ a + sigma * torch.randn(trials, n, draws, generator=rng,
                                         dtype=torch.float64)
         excess = ((min_norm_full_rank(X, Y) - a) ** 2).sum(1).mean(1)  # (trials,)
         out["gamma"].append(d / n)
@@ -185,14 +185,14 @@ def ridgeless_simulation(
 # MLP width sweep, vectorized over widths
 
 
-def add_label_noise(y: torch.Tensor, fraction: float, n_classes: int,
-                    generator: torch.Generator) -> torch.Tensor:
+def add_label_noise(y: torch.Tensor, fraction: float, n_classes: int, *,
+                    rng: torch.Generator | None = None) -> torch.Tensor:
     """Replace each label, with probability ``fraction``, by a uniformly random class (which
     may equal the original, as in the MNIST-1D notebook)."""
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
-    flip = torch.rand(len(y), generator=generator) < fraction
-    random = torch.randint(0, n_classes, (len(y),), generator=generator)
+    flip = torch.rand(len(y), generator=rng) < fraction
+    random = torch.randint(0, n_classes, (len(y),), generator=rng)
     return torch.where(flip, random, y)
 
 
