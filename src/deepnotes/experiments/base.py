@@ -6,6 +6,8 @@ An experiment module ``experiments/<name>.py`` defines:
 - ``SECTION``: the syllabus section it belongs to (1–8, ``SECTIONS`` below);
 - ``IMPLEMENTS``: the modules whose methods it exercises (``("deepnotes.adversarial.cw",)``),
   so the report can link the code and its tests;
+- ``FORMULA``: the formula the claim is about, in plain text (one or a few lines), shown by
+  the report above the checks;
 - ``Config``: a frozen dataclass deriving from ``ExperimentConfig`` (fields ``seed`` and
   ``device``; ``full()`` = the field defaults) with a ``quick()`` classmethod (≤ 20 s on one
   CPU thread here, still exercises every check);
