@@ -138,7 +138,7 @@ def test_resume_continues_an_unfinished_run_in_place(finished_runs, tmp_path):
         (["run", "mle-least-squares", "--device", "quantum"], "--device"),
         (["run", "mle-least-squares", "--set", "steps"], "KEY=VALUE"),
         (["run", "mle-least-squares", "--set", "colour=3"], "no field"),
-        (["run", "mle-least-squares", "--set", "steps=1.5"], "as a int"),
+        (["run", "mle-least-squares", "--set", "steps=1.5"], "as an int"),
         (["run", "mle-least-squares", "--data", "digits"], "takes no data"),
         (["report", "--out", "/nonexistent/deepnotes-runs"], "no such folder"),
     ],
