@@ -2,7 +2,8 @@
 
 1. ``linear-200``: bootstrap decomposition of least-squares linear regression, 200 rounds —
    ours (``theory.bootstrap_decompose``: the 200 resamples as 200 weighted least-squares
-   problems on the one design, solved by one batched Cholesky) vs
+   problems on the one design, solved by ``core.linalg.least_squares`` in one batch — the
+   normal equations by Cholesky, these designs being well-conditioned) vs
    mlxtend's ``bias_variance_decomp`` (refits scikit-learn's ``LinearRegression`` 200 times),
    same data. The estimates are checked: identical to mlxtend on mlxtend's own resamples, and
    within Monte Carlo error on independent resamples.

@@ -1,5 +1,11 @@
 """The CLI and the HTML report, driven as a user would."""
 
+import html
+import json
+import os
+import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,14 +21,39 @@ runner = CliRunner()
 class Images(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.sources, self.sections = [], []
+        self.sources, self.articles, self.badges, self._badge = [], [], [], None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "img":
             self.sources.append(attrs["src"])
-        if tag == "section":
-            self.sections.append(attrs.get("id"))
+        if tag == "article":
+            self.articles.append(attrs.get("id"))
+        if tag == "span" and "badge" in (attrs.get("class") or ""):
+            self._badge = ""
+
+    def handle_data(self, data):
+        if self._badge is not None:
+            self._badge += data
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self._badge is not None:
+            self.badges.append(self._badge.strip())
+            self._badge = None
+
+
+def verdict_text(result: dict) -> str:
+    """The report's and list's words for a quick run's outcome (never "reproduced" for an
+    undecided one)."""
+    decided = sum(c["outcome"] != "undecided" for c in result["checks"])
+    return {"reproduced": "reproduced", "not reproduced": "not reproduced"}.get(
+        result["outcome"],
+        f"quick check: consistent so far ({decided} of {len(result['checks'])} checks decided)")
+
+
+def finished_result(out: Path) -> dict:
+    (folder,) = (out / "mle-least-squares").iterdir()
+    return json.loads((folder / "result.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -45,30 +76,127 @@ def test_run_writes_a_complete_run_folder(finished_runs):
 def test_report_references_only_existing_figures(finished_runs):
     result = runner.invoke(app, ["report", "--out", str(finished_runs)])
     assert result.exit_code == 0, result.output
-    page = (finished_runs / "index.html").read_text()
+    page = (finished_runs / "index.html").read_text(encoding="utf-8")
     parser = Images()
     parser.feed(page)
-    assert parser.sections == ["mle-least-squares"]
+    assert parser.articles == ["mle-least-squares"]
     assert parser.sources, "the report shows the experiment's figure"
     for source in parser.sources:
         assert not Path(source).is_absolute()
         assert (finished_runs / source).is_file(), source
-    assert "<span class='verdict ok'>reproduced</span>" in page
-    assert experiments.get("mle-least-squares").CLAIM[:40] in page
+    assert verdict_text(finished_result(finished_runs)) in parser.badges
+    assert html.escape(experiments.get("mle-least-squares").CLAIM[:40], quote=False) in page
+
+
+def test_report_single_file_embeds_the_figures(finished_runs, tmp_path):
+    out = tmp_path / "runs"
+    shutil.copytree(finished_runs, out)
+    result = runner.invoke(app, ["report", "--out", str(out), "--single-file"])
+    assert result.exit_code == 0, result.output
+    parser = Images()
+    parser.feed((out / "index.html").read_text(encoding="utf-8"))
+    assert parser.sources and all(s.startswith("data:image/png;base64,") for s in parser.sources)
 
 
 def test_list_shows_every_experiment_and_the_last_verdict(finished_runs):
     result = runner.invoke(app, ["list", "--out", str(finished_runs)])
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     for name in experiments.names():
-        assert name[:20] in result.output
+        assert f"  {name}  " in result.output
+    assert "1 · Supervised learning and statistics" in result.output
     row = next(line for line in result.output.splitlines() if "mle-least-squares" in line)
-    assert row.rstrip(" │").endswith("reproduced") and "not reproduced" not in row
+    finished = finished_result(finished_runs)
+    assert verdict_text(finished) in row and "· quick ·" in row
+    assert finished["started"][:10] in row
+    if finished["outcome"] != "not reproduced":
+        assert "not reproduced" not in row
+
+
+#: Files that list and report must survive, each put in a newer run folder than the good run.
+CORRUPT = {
+    "not-utf8": ("result.json", b"\xff\xfe\x00{\"outcome\": 1}", "not UTF-8"),
+    "empty-object": ("result.json", b"{}", "holds no verdict"),
+    "json-list": ("result.json", b"[1, 2]", "holds a list"),
+    "truncated": ("result.json", None, "cut short"),
+    "foreign": ("result.json", b'{"accuracy": 0.9, "checks": "all good"}', "'checks'"),
+    "corrupt-config": ("config.json", b'{"preset": "qu', "not valid JSON"),
+}
+
+
+def corrupt_runs(finished_runs: Path, out: Path, kind: str) -> Path:
+    """A copy of the finished runs plus a newer run folder holding one bad file (and stray
+    files that are not runs at all); returns the bad file."""
+    shutil.copytree(finished_runs, out)
+    (good,) = (out / "mle-least-squares").iterdir()
+    bad_run = out / "mle-least-squares" / "99991231-235959-000000"
+    shutil.copytree(good, bad_run)
+    name, data, _ = CORRUPT[kind]
+    if data is None:  # cut short by a kill
+        data = (good / name).read_bytes()[:200]
+    (bad_run / name).write_bytes(data)
+    (out / "notes.txt").write_text("not a run")
+    (out / "mle-least-squares" / "last-error.txt").write_text("Traceback ...")
+    (out / "index.html").write_text("<html>an older report</html>")
+    return bad_run / name
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPT))
+def test_list_and_report_name_a_bad_file_and_go_on(finished_runs, tmp_path, kind):
+    out = tmp_path / "runs"
+    bad = corrupt_runs(finished_runs, out, kind)
+    reason = CORRUPT[kind][2]
+    for command in (["list"], ["report"]):
+        result = runner.invoke(app, command + ["--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
+        (warning,) = [line for line in result.stderr.splitlines() if str(out) in line]
+        assert str(bad) in warning and reason in warning
+        if command == ["list"]:
+            row = next(line for line in result.stdout.splitlines() if "mle-least-squares" in line)
+            assert "not run" not in row
+    parser = Images()
+    parser.feed((out / "index.html").read_text(encoding="utf-8"))
+    assert parser.articles == ["mle-least-squares"]
+    # the newest readable run is shown: the one with the bad config.json is still readable
+    (source,) = parser.sources
+    assert (source.split("/")[1] == bad.parent.name) == (kind == "corrupt-config")
+
+
+def test_list_and_report_fail_when_nothing_can_be_read(tmp_path):
+    for i, data in enumerate([b"\xff\xfe", b"{}", b"[]", b'{"outcome": "reprod']):
+        folder = tmp_path / "mle-least-squares" / f"2025010{i}-000000-000000"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_bytes(data)
+    for command in (["list"], ["report"]):
+        result = runner.invoke(app, command + ["--out", str(tmp_path)])
+        assert result.exit_code == 1, result.output
+        assert "nothing under" in result.stderr and "Traceback" not in result.output
+        assert result.stderr.count("result.json") == 4
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (["list"], ["report"]):  # no runs yet is not an error
+        assert runner.invoke(app, command + ["--out", str(empty)]).exit_code == 0
+
+
+def test_an_experiment_module_that_fails_to_import_is_named_not_fatal(tmp_path, monkeypatch):
+    from deepnotes.report import page
+
+    real = page.experiment_info
+
+    def broken(name):
+        if name == "mle-least-squares":
+            return page.ExperimentInfo(), page.Problem(
+                Path("mle_least_squares.py"), "cannot be loaded (SyntaxError)", kind="module")
+        return real(name)
+
+    monkeypatch.setattr(page, "experiment_info", broken)
+    result = runner.invoke(app, ["list", "--out", str(tmp_path)])  # no runs at all
+    assert result.exit_code == 0, result.output
+    assert "mle_least_squares.py: cannot be loaded (SyntaxError)" in result.stderr
+    assert "  mle-least-squares  " in result.stdout
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
-    import json
-
     from deepnotes.experiments import mle_least_squares
 
     command = ["run", "mle-least-squares", "--device", "cpu", "--set", "steps=400"]
@@ -120,8 +248,6 @@ def test_resume_continues_an_unfinished_run_in_place(finished_runs, tmp_path):
     again = runner.invoke(app, ["run", "mle-least-squares", "--resume", "--out", str(out)])
     assert again.exit_code == 0, again.output
     assert [p.name for p in (out / "mle-least-squares").iterdir()] == [folder.name]
-    import json
-
     before, after = json.loads(finished), json.loads((folder / "result.json").read_text())
     assert after["metrics"] == pytest.approx(before["metrics"], rel=1e-9, abs=1e-14)
     skipped = runner.invoke(app, ["run", "mle-least-squares", "--quick", "--resume",
@@ -152,11 +278,22 @@ def test_bad_input_gives_one_clear_line_and_a_nonzero_exit(arguments, message, t
 
 
 def test_unwritable_out_dir(tmp_path):
-    blocker = tmp_path / "a-file"
+    """The error stays one line whatever the terminal width and the path length: run in a
+    fresh process with a 150-character TMPDIR and a 40-column terminal."""
+    long_tmp = tmp_path / ("t" * max(1, 150 - len(str(tmp_path)) - 1))
+    long_tmp.mkdir()
+    assert len(str(long_tmp)) >= 150
+    blocker = long_tmp / "a-file"
     blocker.write_text("")
-    result = runner.invoke(app, ["run", "mle-least-squares", "--out", str(blocker / "runs")])
-    assert result.exit_code != 0
-    assert "not writable" in result.output
+    out = blocker / "runs"
+    env = {**os.environ, "COLUMNS": "40", "TMPDIR": str(long_tmp), "TERM": "dumb"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deepnotes.cli", "run", "mle-least-squares", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode != 0
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: --out ") and f"{out}: not writable" in line
+    assert "Traceback" not in result.stderr
 
 
 def test_set_overrides_a_config_field(tmp_path):

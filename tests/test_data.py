@@ -105,3 +105,33 @@ def test_load_by_name():
     assert x.shape == (450, 1, 8, 8)
     with pytest.raises(ValueError, match="unknown data set"):
         data.load("cifar10")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: data.mixture_ring(10, radius=float("nan")), ValueError, "radius"),
+    (lambda: data.mixture_ring(10, radius=float("inf")), ValueError, "radius"),
+    (lambda: data.mixture_grid(10, spacing=float("inf")), ValueError, "spacing"),
+    (lambda: data.mixture_grid(10, spacing=-1.0), ValueError, "spacing"),
+    (lambda: data.mixture_ring(10, std=float("nan")), ValueError, "std"),
+    (lambda: data.mixture_ring(10, modes=2.5), TypeError, "modes"),
+    (lambda: data.mixture_ring(10, rng=3), TypeError, "rng"),
+    (lambda: data.regression(10, 1, noise=float("nan")), ValueError, "noise"),
+    (lambda: data.regression(10, 1, noise=float("inf")), ValueError, "noise"),
+    (lambda: data.regression(10.0, 1), TypeError, "n"),
+    (lambda: data.digits_resized("train", size=7), ValueError, "size"),
+])
+def test_non_finite_or_wrong_arguments_are_refused(call, error, match):
+    """A NaN radius or an infinite spacing used to return non-finite samples."""
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_numpy_and_tensor_counts_are_accepted():
+    ring = data.mixture_ring(np.int64(100), modes=np.int64(8), seed=0)
+    same = data.mixture_ring(100, modes=8, seed=0)
+    assert torch.equal(ring.samples, same.samples) and ring.centers.shape == (8, 2)
+    grid = data.mixture_grid(torch.tensor(50), side=np.int32(3), spacing=np.float64(2.0))
+    assert grid.samples.shape == (50, 2) and grid.centers.shape == (9, 2)
+    assert bool(torch.isfinite(grid.samples).all())
+    truth = data.regression(np.int64(20), np.int64(2), noise=np.float32(0.5), seed=1)
+    assert truth.X.shape == (20, 2)

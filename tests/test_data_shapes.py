@@ -112,16 +112,34 @@ def test_load_shapes_fixed_split():
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(n=-1), "n"), (dict(n=2.5), "n"), (dict(n=4, size=4), "size"),
+    (dict(n=-1), "n"), (dict(n=4, size=4), "size"),
     (dict(n=4, classes=("circle", "hexagon")), "classes"), (dict(n=4, classes=()), "classes"),
     (dict(n=4, classes="circle"), "classes"), (dict(n=4, p_empty=1.5), "p_empty"),
+    (dict(n=4, p_empty=float("nan")), "p_empty"), (dict(n=4, noise=float("inf")), "noise"),
     (dict(n=4, scale=(0.6, 0.3)), "scale"), (dict(n=4, scale=(0.01, 0.3)), "scale"),
+    (dict(n=4, scale=(float("nan"), 0.3)), "scale"),
     (dict(n=4, intensity=(0.5, 1.5)), "intensity"), (dict(n=4, noise=-0.1), "noise"),
-    (dict(n=4, background=(0.2,)), "background"), (dict(n=4, seed="x"), "seed"),
-    (dict(n=4, rng=3), "rng"),
+    (dict(n=4, background=(0.2,)), "background"),
 ])
 def test_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         shapes(**kwargs)
     with pytest.raises(ValueError, match="split"):
         shapes_split("validation")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n=2.5), "n"), (dict(n=4, size=32.0), "size"), (dict(n=4, seed="x"), "seed"),
+    (dict(n=4, rng=3), "rng"),
+])
+def test_wrong_types_raise_type_error(kwargs, name):
+    with pytest.raises(TypeError, match=name):
+        shapes(**kwargs)
+
+
+def test_numpy_integers_are_accepted():
+    import numpy as np
+
+    a = shapes(np.int64(6), size=np.int64(16), seed=np.int64(3))
+    b = shapes(6, size=16, seed=3)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)

@@ -1,15 +1,19 @@
 """engine.fit: equals a plain PyTorch loop; resumes bit-identically; guards NaN; refuses
-unsafe checkpoints; rejects bad input with the argument's name."""
+unsafe checkpoints; callbacks and the EMA; rejects bad input with the argument's name, before
+(or at) the first step."""
 
+import copy
 import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DistributedSampler
 
 from deepnotes.engine import (
+    EMA,
     CheckpointError,
     NonFiniteLossError,
     Run,
@@ -280,3 +284,218 @@ def test_bad_data_and_types_are_named():
         fit(lambda x: x, nn.functional.cross_entropy, optimizer, (X, y), steps=1)
     with pytest.raises(TypeError, match="optimizer"):
         fit(model, nn.functional.cross_entropy, "adam", (X, y), steps=1)
+
+
+# --------------------------------------------------------------------------------------------
+# callbacks and EMA
+
+
+def test_callbacks_see_every_step_its_loss_and_the_model():
+    X, y = make_problem()
+    model = make_model()
+    seen = []
+    result = fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                 (X, y), steps=7, batch_size=16, log_every=50, device="cpu", progress=False,
+                 callbacks=[lambda step, loss, m: seen.append((step, loss, m))])
+    assert [s for s, _, _ in seen] == list(range(1, 8))
+    assert all(m is model for _, _, m in seen)
+    # one logged window of all 7 steps: its train_loss is the mean of the losses they saw
+    assert [r["step"] for r in result.history] == [7]
+    assert sum(loss for _, loss, _ in seen) / 7 == result.history[0]["train_loss"]
+    with pytest.raises(TypeError, match=r"callbacks\[1\]"):
+        fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+            (X, y), steps=1, device="cpu", callbacks=[print, "not callable"])
+
+
+def test_ema_callback_is_the_hand_computed_average():
+    """θ̄_0 = θ_0, θ̄_t = β θ̄_{t−1} + (1 − β) θ_t, computed by hand from the weights after
+    every step, on a two-parameter model; and the EMA does not change training."""
+    beta = 0.8
+    X = torch.linspace(-1, 1, 12).unsqueeze(1)
+    y = 3 * X + 1
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1)
+    plain = copy.deepcopy(model)
+    expected = [p.detach().clone() for p in model.parameters()]
+    ema = EMA(model, beta)
+    snapshots = []
+    fit(model, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1), (X, y),
+        steps=6, batch_size=4, device="cpu", progress=False,
+        callbacks=[lambda s, loss, m: snapshots.append([p.detach().clone()
+                                                        for p in m.parameters()]), ema])
+    fit(plain, nn.functional.mse_loss, torch.optim.SGD(plain.parameters(), lr=0.1), (X, y),
+        steps=6, batch_size=4, device="cpu", progress=False)
+    assert len(snapshots) == 6
+    for weights in snapshots:
+        expected = [beta * e + (1 - beta) * w for e, w in zip(expected, weights, strict=True)]
+    for ours, theirs in zip(ema.module.parameters(), expected, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
+        assert not torch.equal(ours, snapshots[-1][0]) or ours.numel() == 0
+    for p, q in zip(model.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(p, q)
+    with pytest.raises(ValueError, match="ema"):
+        EMA(model, 1.0)
+
+
+def test_a_stateful_callback_is_checkpointed_and_resumes_bit_identically(tmp_path):
+    def run_with_ema(folder, interrupt_at=None, resume=False):
+        X, y = make_problem()
+        model = make_model()
+        ema = EMA(model, 0.9)
+        calls = {"n": 0}
+
+        def loss(out, target):
+            calls["n"] += 1
+            if interrupt_at is not None and calls["n"] > interrupt_at:
+                raise Interrupt
+            return nn.functional.cross_entropy(out, target)
+
+        fit(model, loss, torch.optim.SGD(model.parameters(), lr=0.1), (X, y), steps=12,
+            batch_size=16, run=Run(folder, resume=resume), name="ema", checkpoint_every=5,
+            device="cpu", progress=False, callbacks=[ema])
+        return ema
+
+    full = run_with_ema(tmp_path / "a")
+    with pytest.raises(Interrupt):
+        run_with_ema(tmp_path / "b", interrupt_at=8)
+    resumed = run_with_ema(tmp_path / "b", resume=True)
+    for p, q in zip(full.module.parameters(), resumed.module.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+# --------------------------------------------------------------------------------------------
+# entry checks: counts, and the dry run of model, data, loss and optimizer
+
+
+def test_numpy_and_tensor_counts_are_accepted():
+    X, y = make_problem()
+    model = make_model()
+    result = fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                 (X, y), steps=np.int64(5), batch_size=torch.tensor(16), log_every=np.int32(2),
+                 checkpoint_every=np.int64(2), eval_every=torch.tensor(5), eval_data=(X, y),
+                 device="cpu", progress=False)
+    assert result.steps == 5 and isinstance(result.steps, int)
+
+
+class CountingLoss:
+    """cross-entropy that counts its calls: a check 'before training' must leave it at 0."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, out, target):
+        self.calls += 1
+        return nn.functional.cross_entropy(out, target)
+
+
+def _fit(model=None, data=None, loss=None, **kwargs):
+    X, y = make_problem()
+    model = model if model is not None else make_model()
+    optimizer = kwargs.pop("optimizer", None) or torch.optim.SGD(model.parameters(), lr=0.1)
+    return fit(model, loss or nn.functional.cross_entropy, optimizer,
+               data if data is not None else (X, y), **{"steps": 3, "batch_size": 16,
+                                                        "device": "cpu", "progress": False,
+                                                        **kwargs})
+
+
+def test_a_feature_count_mismatch_names_the_argument_and_both_shapes():
+    X, y = make_problem()
+    model = make_model()
+    before = params(model)
+    with pytest.raises(ValueError, match=r"train_data: .*shape \(16, 4\).*expects 5 features "
+                                         r"in the last dimension, the data has 4"):
+        _fit(model, (X[:, :4], y))
+    assert all(torch.equal(a, b) for a, b in zip(before, params(model), strict=True))
+
+
+def test_eval_data_of_the_wrong_width_fails_before_the_first_step():
+    X, y = make_problem()
+    loss = CountingLoss()
+    with pytest.raises(ValueError, match=r"eval_data: .*rows have shape \(4,\), the training "
+                                         r"data's \(5,\).*expects 5 features"):
+        _fit(loss=loss, eval_data=(X[:, :4], y), steps=50)
+    assert loss.calls == 0
+
+
+def test_a_metric_that_fails_on_eval_data_is_named_before_training():
+    X, y = make_problem()
+    loss = CountingLoss()
+    with pytest.raises(ValueError, match=r"metrics\['bad'\] fails on eval_data"):
+        _fit(loss=loss, eval_data=(X, y), metrics={"bad": lambda out, t: out @ t}, steps=50)
+    assert loss.calls == 0
+
+
+def test_integer_inputs_to_a_float_model_are_named():
+    X, y = make_problem()
+    with pytest.raises(ValueError, match=r"train_data: .*parameters are torch.float32 but the "
+                                         r"inputs are torch.int64"):
+        _fit(data=(X.long(), y))
+
+
+@pytest.mark.parametrize("loss", [nn.functional.cross_entropy, nn.CrossEntropyLoss(),
+                                  nn.NLLLoss()])
+def test_labels_outside_the_model_classes_are_named(loss):
+    X, y = make_problem()
+    y = y.clone()
+    y[-1] = 7  # not in the first batch: every label is checked before the first update
+    model = make_model()
+    before = params(model)
+    with pytest.raises(ValueError, match=r"train_data: labels must be class indices in "
+                                         r"\[0, 3\) for the model's 3 outputs, found 7"):
+        _fit(model, (X, y), loss=loss)
+    assert all(torch.equal(a, b) for a, b in zip(before, params(model), strict=True))
+    with pytest.raises(ValueError, match=r"eval_data: labels .* found -1"):
+        _fit(loss=loss, eval_data=(X, torch.full_like(y, -1)))
+
+
+def test_ignored_labels_and_a_wrapped_cross_entropy_are_handled():
+    X, y = make_problem()
+    y = y.clone()
+    y[:5] = -100  # cross-entropy's ignore_index: legitimate
+    assert _fit(data=(X, y)).steps == 3
+    # a lambda around cross-entropy: diagnosed when torch refuses the first batch
+    order = torch.randperm(120, generator=torch.Generator().manual_seed(0))
+    first_batch = order[:16]
+    y[first_batch[0]] = 9
+    with pytest.raises(ValueError, match="labels must be class indices.*found 9"):
+        _fit(data=(X, y), loss=lambda out, t: nn.functional.cross_entropy(out, t))
+
+
+@pytest.mark.parametrize(("loss", "error", "message"), [
+    (lambda out, t: nn.functional.cross_entropy(out, t, reduction="none"), ValueError,
+     r"loss_fn must return a scalar tensor \(one number\), got shape \(16,\)"),
+    (lambda out, t: nn.functional.cross_entropy(out, t).item(), TypeError,
+     "loss_fn must return a scalar tensor, got float"),
+    (lambda out, t: nn.functional.cross_entropy(out, t).detach(), ValueError,
+     r"without a graph \(requires_grad=False\)"),
+    (lambda out, t: nn.functional.cross_entropy(out.detach(), t), ValueError,
+     "without a graph"),
+])
+def test_a_loss_that_cannot_train_is_refused(loss, error, message):
+    model = make_model()
+    before = params(model)
+    with pytest.raises(error, match=message):
+        _fit(model, loss=loss)
+    assert all(torch.equal(a, b) for a, b in zip(before, params(model), strict=True))
+
+
+def test_an_elementwise_loss_on_shapes_that_broadcast_is_refused():
+    X = torch.randn(40, 5)
+    y = torch.randn(40)
+    model = nn.Linear(5, 1)
+    with pytest.raises(ValueError, match=r"outputs have shape \(16, 1\) but the targets "
+                                         r"\(16,\)"):
+        fit(model, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1), (X, y),
+            steps=2, batch_size=16, device="cpu", progress=False)
+
+
+def test_an_optimizer_over_other_parameters_and_a_scheduler_without_step_are_refused():
+    model, other = make_model(), make_model(seed=1)
+    with pytest.raises(ValueError, match="optimizer holds none of the model's 4 parameters"):
+        _fit(model, optimizer=torch.optim.SGD(other.parameters(), lr=0.1))
+    head_only = torch.optim.SGD(model[-1].parameters(), lr=0.1)  # some of them: fine-tuning
+    assert _fit(model, optimizer=head_only).steps == 3
+    with pytest.raises(TypeError, match="scheduler must be an LR scheduler with a step"):
+        _fit(scheduler=object())
+    with pytest.raises(TypeError, match="scheduler must be an LR scheduler with a step"):
+        _fit(scheduler=lambda optimizer: "no step here")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import textwrap
 import time
 import traceback
 from pathlib import Path
@@ -43,24 +44,54 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _warn_unreadable(collection) -> None:
+    """Name each file of the runs folder that could not be read (on stderr); exit 1 when there
+    were such files and not one run could be read."""
+    for problem in collection.problems:
+        errors.print(f"[yellow]warning:[/] {escape(str(problem))}", soft_wrap=True)
+    if collection.nothing_readable:
+        fail(f"nothing under {collection.out} could be read "
+             f"({len(collection.problems)} problem(s) above)", code=1)
+
+
 @app.command("list")
 def list_experiments(out: OutOption = Path("runs")) -> None:
-    """List experiments: name, claim, and the verdict of the last finished run under --out."""
+    """List experiments by course section: the claim, and the outcome, preset and date of the
+    last finished run under --out."""
     from . import experiments
-    from .report import latest_results
+    from .experiments.base import SECTIONS
+    from .report import collect
+    from .report.page import OTHER_SECTION, badge, experiment_info, run_date
 
-    last_results = {
-        run_dir.parent.name: result for run_dir, result in
-        (latest_results(out) if out.is_dir() else [])
-    }
-    table = Table("experiment", "claim", "last verdict", show_lines=False)
-    for name in experiments.names():
-        last = last_results.get(name)
-        verdict = "—" if last is None else (
-            "[green]reproduced[/]" if last["reproduced"] else "[red]not reproduced[/]"
-        )
-        table.add_row(name, experiments.get(name).CLAIM, verdict)
-    console.print(table)
+    collection = collect(out)
+    by_section: dict = {}
+    for name in sorted(set(experiments.names()) | set(collection.runs)):
+        info, problem = experiment_info(name)
+        if problem is not None:
+            collection.problems.append(problem)
+        last = collection.latest(name)
+        section = info.section
+        if section is None and last is not None and last.result.get("section") in SECTIONS:
+            section = last.result["section"]
+        claim = info.claim or (last.result.get("claim", "") if last is not None else "")
+        if last is None:
+            verdict = "[dim]— not run[/]"
+        else:
+            mark = {"reproduced": "[green]✓ ", "not reproduced": "[red]✗ "}.get(
+                last.outcome, "[yellow]? ")
+            verdict = (f"{mark}{escape(badge(last)['text'])}[/] · "
+                       f"{escape(last.preset or 'unknown preset')} · {run_date(last)}")
+        by_section.setdefault(section, []).append((name, claim, verdict))
+    for section in sorted(by_section, key=lambda s: (s is None, s or 0)):
+        title = f"{section} · {SECTIONS[section]}" if section is not None else OTHER_SECTION
+        console.print(f"\n[bold]{escape(title)}[/]")
+        for name, claim, verdict in by_section[section]:
+            console.print(f"  [bold]{escape(name)}[/]  {verdict}", soft_wrap=True)
+            if claim:
+                console.print(textwrap.fill(claim, width=max(40, console.width - 2),
+                                            initial_indent="    ", subsequent_indent="    "),
+                              style="dim", markup=False, soft_wrap=True)
+    _warn_unreadable(collection)
 
 
 def _split_sets(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
@@ -240,17 +271,26 @@ def run(
 
 
 @app.command()
-def report(out: OutOption = Path("runs")) -> None:
-    """Write <out>/index.html: claim, verdict, metrics and figures of each experiment's last run."""
-    from .report import write_report
+def report(
+    out: OutOption = Path("runs"),
+    single_file: Annotated[bool, typer.Option("--single-file", help="Embed the figures as data URIs: one file to mail.")] = False,
+) -> None:
+    """Write <out>/index.html: the course's claims in course order, each with its checks,
+    published numbers, metrics and figures (latest quick and full runs side by side)."""
+    from .report import collect, write_report
 
     if not out.is_dir():
         fail(f"--out {out}: no such folder (run `deepnotes run all --quick` first)")
+    collection = collect(out)
     try:
-        path = write_report(out)
+        path = write_report(out, single_file=single_file, collection=collection)
     except OSError as err:
-        fail(f"--out {out}: cannot write the report ({err.strerror})")
-    console.print(f"report: {path.resolve()}")
+        fail(f"--out {out}: cannot write the report ({err.strerror or err})")
+    counts = collection.counts()
+    console.print(f"{len(collection.runs)} experiments: {counts['reproduced']} reproduced, "
+                  f"{counts['not reproduced']} not reproduced, {counts['undecided']} undecided")
+    console.print(f"report: {path.resolve()}", soft_wrap=True)
+    _warn_unreadable(collection)
 
 
 @app.command()

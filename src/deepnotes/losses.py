@@ -10,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .core import checks
+
 
 def gaussian_nll(mean: torch.Tensor, y: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of y under N(mean, σ²), with ``log_var`` = log σ².
@@ -19,6 +21,9 @@ def gaussian_nll(mean: torch.Tensor, y: torch.Tensor, log_var: torch.Tensor) -> 
     For fixed σ this is the square loss up to scale and a constant: maximizing the Gaussian
     likelihood is least squares (the course's first claim).
     """
+    checks.tensor(mean, "mean", floating=True)
+    checks.tensor(y, "y")
+    checks.tensor(log_var, "log_var", floating=True)
     if mean.shape != y.shape:
         raise ValueError(f"mean and y must have the same shape, got {tuple(mean.shape)} and "
                          f"{tuple(y.shape)}")
@@ -33,6 +38,8 @@ def bernoulli_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     which is the binary cross-entropy: maximizing the Bernoulli likelihood is minimizing
     cross-entropy. Computed stably: −log σ(z) = softplus(−z), −log(1−σ(z)) = softplus(z).
     """
+    checks.tensor(logits, "logits", floating=True)
+    checks.tensor(y, "y")
     if logits.shape != y.shape:
         raise ValueError(f"logits and y must have the same shape, got {tuple(logits.shape)} and "
                          f"{tuple(y.shape)}")
@@ -42,6 +49,11 @@ def bernoulli_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Fraction of rows whose arg-max class equals the label (binary: logit > 0 ⇔ class 1)."""
+    checks.tensor(logits, "logits")
+    checks.tensor(y, "y")
+    if len(logits) != len(y):
+        raise ValueError(f"logits and y must have one row per example, got {len(logits)} and "
+                         f"{len(y)}")
     if logits.dim() == 1 or logits.shape[-1] == 1:
         return ((logits.reshape(-1) > 0).long() == y.reshape(-1).long()).float().mean()
     return (logits.argmax(dim=-1) == y).float().mean()

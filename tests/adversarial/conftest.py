@@ -36,3 +36,26 @@ def small_mlp(digits_train):
     fit(model, F.cross_entropy, torch.optim.Adam(model.parameters(), 1e-2), digits_train,
         steps=150, batch_size=128, device="cpu", progress=False)
     return model.eval()
+
+
+def _linear_fgsm(weight, bias, x, y, eps, targeted=False):
+    """FGSM on the linear model z = W·vec(x) + b in closed form, without autograd:
+    ∇ₓ CE(z, y) = Wᵀ(softmax(z) − e_y), so x* = clip(x ± ε·sgn(Wᵀ(softmax(z) − e_y)), 0, 1)
+    (+ untargeted with y the labels, − targeted with y the targets)."""
+    flat = x.flatten(1)
+    probabilities = torch.softmax(flat @ weight.T + bias, dim=1)
+    grad = (probabilities - F.one_hot(y, weight.shape[0]).to(flat)) @ weight
+    step = eps * grad.sign()
+    return (flat - step if targeted else flat + step).clamp(0, 1).reshape(x.shape)
+
+
+@pytest.fixture(scope="session")
+def linear_fgsm():
+    """The closed-form FGSM reference for a ``Sequential(Flatten(), Linear)`` model:
+    ``linear_fgsm(model, x, y, eps, targeted=False)``."""
+
+    def reference(model, x, y, eps, targeted=False):
+        linear = model[1]
+        return _linear_fgsm(linear.weight.detach(), linear.bias.detach(), x, y, eps, targeted)
+
+    return reference

@@ -164,10 +164,28 @@ def test_model_state_restored_and_no_gradient_leak(digits_test):
 
 
 def test_works_under_no_grad(small_mlp, digits_test):
+    torchattacks = pytest.importorskip("torchattacks")
     x, y = digits_test
     with torch.no_grad():
         x_adv = fgsm(small_mlp, x, y, eps=0.1)
-    assert torch.equal(x_adv, fgsm(small_mlp, x, y, eps=0.1))
+    reference = torchattacks.FGSM(small_mlp, eps=0.1)(x, y)  # an independent implementation
+    assert torch.equal(x_adv, reference)
+    assert not torch.equal(x_adv, x)
+
+
+@pytest.mark.parametrize("targeted", [False, True])
+def test_fgsm_equals_closed_form_on_a_linear_model(linear_fgsm, targeted):
+    # no autograd in the reference: ∇ₓ CE of z = Wx + b is Wᵀ(softmax(z) − e_y)
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 5)).double()
+    x = torch.rand(50, 1, 4, 4, dtype=torch.float64)
+    labels = torch.randint(0, 5, (50,))
+    ours = fgsm(model, x, labels, eps=0.07, targeted=targeted)
+    expected = linear_fgsm(model, x, labels, 0.07, targeted)
+    assert torch.equal(ours, expected)
+    # the step moved every pixel that the clip leaves free by exactly ε
+    free = (expected > 0) & (expected < 1)
+    torch.testing.assert_close((ours - x).abs()[free], torch.full_like(ours[free], 0.07))
 
 
 def test_normalize_wrapper():
@@ -182,12 +200,21 @@ def test_normalize_wrapper():
         Normalize(inner, mean=0.0, std=0.0)
 
 
-def test_accuracy_under_attack_matches_predict(small_mlp, digits_test):
-    x, y = digits_test
-    x_adv = fgsm(small_mlp, x, y, eps=0.1)
-    expected = float((predict(small_mlp, x_adv) == y).float().mean())
-    assert accuracy_under_attack(small_mlp, fgsm, x, y, batch_size=10, eps=0.1) == pytest.approx(
-        expected)
+def test_accuracy_under_attack_matches_closed_form(linear_fgsm):
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).double()
+    x = torch.rand(45, 1, 4, 4, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    y[:5] = (y[:5] + 1) % 3  # a few already misclassified
+    x_adv = linear_fgsm(model, x, y, 0.1)
+    with torch.no_grad():
+        expected = (model(x_adv).argmax(1) == y).double().mean().item()
+        clean = (model(x).argmax(1) == y).double().mean().item()
+    assert 0 < expected < clean  # the attack does something, not everything
+    assert accuracy_under_attack(model, fgsm, x, y, batch_size=10, eps=0.1) == pytest.approx(
+        expected, abs=1e-12)
+    assert accuracy_under_attack(model, None, x, y, batch_size=7) == pytest.approx(clean)
 
 
 def test_bad_inputs_raise_clear_errors(small_mlp, digits_test):

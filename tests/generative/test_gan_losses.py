@@ -203,18 +203,68 @@ def test_began_pieces():
     assert L.began_convergence(0.4, 0.5, gamma=0.5) == pytest.approx(0.4 + 0.3)
 
 
-def test_began_loss_object_updates_k_after_the_generator_step():
-    ae = nn.Identity()
-    loss = L.BeganLoss(gamma=0.5, lambda_k=0.1)
-    real, fake = torch.zeros(3, 2), torch.ones(3, 2)
-    loss.discriminator_loss(lambda v: v * 0 + 0.2, real, fake)  # L(x) = 0.2
-    loss.generator_loss(lambda v: v * 0 + 0.5, fake)  # L(x̂) = 0.5
+def _shift(c: float):
+    """An "auto-encoder" reconstructing v as v + c: every example's L1 error is exactly c."""
+    return lambda v: v + c
+
+
+def test_began_k_follows_its_update_rule_from_a_nonzero_start():
+    """k_{t+1} = clip(k_t + λ_k (γ L(x) − L(x̂)), 0, 1), started away from the clip at 0 so that
+    a k that never moves, a flipped sign or γ on the wrong term each give another number."""
+    loss = L.BeganLoss(gamma=0.5, lambda_k=0.1, k=0.3)
+    real, fake = torch.zeros(4, 2), torch.ones(4, 2)
+    # step 1: L(x) = 0.4 in D's step; L(x̂) = 0.1 in G's step
+    d_loss, stats = loss.discriminator_loss(_shift(0.4), real, fake)
+    assert d_loss.item() == pytest.approx(0.4 - 0.3 * 0.4)  # L_D = L(x) − k₀ L(x̂), k₀ = 0.3
+    assert stats["real_l1"].item() == pytest.approx(0.4)
+    g_loss, _ = loss.generator_loss(_shift(0.1), fake)
+    assert g_loss.item() == pytest.approx(0.1)
     stats = loss.after_generator_step()
-    assert loss.k == pytest.approx(0.0)  # 0 + 0.1 (0.1 − 0.5) < 0 → clipped to 0
-    assert stats["convergence"] == pytest.approx(0.2 + 0.4)
+    k1 = 0.3 + 0.1 * (0.5 * 0.4 - 0.1)  # 0.31
+    assert loss.k == pytest.approx(k1) and stats["k"] == pytest.approx(k1)
+    # step 2: L(x) = 0.4, L(x̂) = 0.5 > γ L(x): k falls; D's loss already uses k₁
+    d_loss, _ = loss.discriminator_loss(_shift(0.4), real, fake)
+    assert d_loss.item() == pytest.approx(0.4 - k1 * 0.4)
+    loss.generator_loss(_shift(0.5), fake)
+    loss.after_generator_step()
+    assert loss.k == pytest.approx(k1 + 0.1 * (0.5 * 0.4 - 0.5))  # 0.28
+    assert loss.state_dict() == {"k": pytest.approx(0.28)}
+
+
+@pytest.mark.parametrize("k0, real_l1, fake_l1, expected", [
+    (0.98, 1.0, 0.0, 1.0),   # 0.98 + 0.1·0.5 = 1.03 → clipped to 1
+    (0.02, 0.0, 1.0, 0.0),   # 0.02 − 0.1 = −0.08 → clipped to 0
+    (0.6, 0.2, 0.3, 0.58),   # inside [0, 1]: 0.6 + 0.1 (0.1 − 0.3)
+])
+def test_began_k_is_clipped_to_the_unit_interval(k0, real_l1, fake_l1, expected):
+    loss = L.BeganLoss(gamma=0.5, lambda_k=0.1, k=k0)
+    loss.discriminator_loss(_shift(real_l1), torch.zeros(3, 2), torch.ones(3, 2))
+    loss.generator_loss(_shift(fake_l1), torch.ones(3, 2))
+    loss.after_generator_step()
+    assert loss.k == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("real_l1, fake_l1, gamma, expected", [
+    (0.4, 0.1, 0.5, 0.4 + 0.1),    # γ L(x) − L(x̂) = +0.1
+    (0.4, 0.5, 0.5, 0.4 + 0.3),    # γ L(x) − L(x̂) = −0.3: the absolute value matters
+    (0.6, 0.3, 0.5, 0.6 + 0.0),    # at equilibrium L(x̂) = γ L(x): M = L(x)
+    (0.2, 0.05, 0.75, 0.2 + 0.1),  # γ ≠ ½: |0.15 − 0.05|
+])
+def test_began_convergence_measure_by_hand(real_l1, fake_l1, gamma, expected):
+    """M_global = L(x) + |γ L(x) − L(x̂)|, both as the function and as the value the loss object
+    logs after a generator step (a measure that drops the absolute value, or γ, or L(x) gives
+    another number on at least one row)."""
+    assert L.began_convergence(real_l1, fake_l1, gamma=gamma) == pytest.approx(expected)
+    loss = L.BeganLoss(gamma=gamma, lambda_k=0.01, k=0.5)
+    loss.discriminator_loss(_shift(real_l1), torch.zeros(3, 2), torch.ones(3, 2))
+    loss.generator_loss(_shift(fake_l1), torch.ones(3, 2))
+    assert loss.after_generator_step()["convergence"] == pytest.approx(expected)
+
+
+def test_began_loss_state_round_trips():
+    loss = L.BeganLoss()
     loss.load_state_dict({"k": 0.3})
-    assert loss.state_dict() == {"k": 0.3}
-    del ae
+    assert loss.state_dict() == {"k": 0.3} and loss.k == 0.3
 
 
 def test_clip_weights_matches_clamp():

@@ -95,6 +95,23 @@ def test_mode_coverage_by_hand():
     assert coverage.reverse_kl == pytest.approx(float((share * (share * 3).log()).sum()))
 
 
+def test_mode_coverage_without_high_quality_samples_has_no_reverse_kl():
+    """p̂ is undefined without high-quality samples: reverse KL is None (never NaN), and the
+    counts are all zero."""
+    centers = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    coverage = M.mode_coverage(torch.tensor([[0.5, 0.5], [3.0, 3.0]]), centers, std=0.01)
+    assert (coverage.modes, coverage.high_quality, coverage.reverse_kl) == (0, 0.0, None)
+    assert coverage.counts.tolist() == [0, 0]
+    assert coverage.as_dict() == {"modes": 0, "high_quality": 0.0, "reverse_kl": None}
+
+
+def test_mode_coverage_threshold_is_in_units_of_std():
+    centers = torch.tensor([[0.0, 0.0]])
+    samples = torch.tensor([[0.025, 0.0], [0.035, 0.0]])
+    assert M.mode_coverage(samples, centers, std=0.01).high_quality == 0.5  # 3σ = 0.03
+    assert M.mode_coverage(samples, centers, std=0.01, threshold=4.0).high_quality == 1.0
+
+
 def test_mode_coverage_refuses_bad_input():
     with pytest.raises(ValueError, match="centers"):
         M.mode_coverage(torch.zeros(5, 2), torch.zeros(3, 3), 0.1)
@@ -102,6 +119,12 @@ def test_mode_coverage_refuses_bad_input():
         M.mode_coverage(torch.zeros(5, 2), torch.zeros(3, 2), 0)
     with pytest.raises(ValueError, match="samples"):
         M.mode_coverage(torch.zeros(5), torch.zeros(3, 2), 0.1)
+    with pytest.raises(ValueError, match="samples"):
+        M.mode_coverage(torch.zeros(0, 2), torch.zeros(3, 2), 0.1)
+    with pytest.raises(TypeError, match="samples"):
+        M.mode_coverage([[0.0, 0.0]], torch.zeros(3, 2), 0.1)
+    with pytest.raises(ValueError, match="threshold"):
+        M.mode_coverage(torch.zeros(5, 2), torch.zeros(3, 2), 0.1, threshold=-1)
 
 
 def test_frechet_distance_matches_scipy_sqrtm():
@@ -131,6 +154,35 @@ def test_frechet_distance_one_dimensional_closed_form_and_zero():
         M.gaussian_statistics(torch.zeros(1, 3))
 
 
+def test_class_shares_count_the_classifier_labels():
+    """Shares are the fraction of images per predicted digit: a head that always answers 3
+    gives all mass to 3; one that answers by the image's mean brightness splits it."""
+    torch.manual_seed(0)
+    classifier = M.DigitsClassifier(hidden=8, feature_dim=4)
+    with torch.no_grad():
+        classifier.head.weight.zero_()
+        classifier.head.bias.zero_()
+        classifier.head.bias[3] = 1.0
+    images = torch.rand(7, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    shares = M.class_shares(classifier, images)
+    assert shares.dtype == torch.float64 and shares.shape == (10,)
+    assert shares.tolist() == [0, 0, 0, 1.0, 0, 0, 0, 0, 0, 0]
+    # labels 0 or 9 by a feature's sign: the shares are the label counts over 5 images
+    with torch.no_grad():
+        classifier.body[1].weight.fill_(1.0)  # hidden units = sum of pixels + bias
+        classifier.body[1].bias.fill_(-32.0)  # positive iff the image's total exceeds 32
+        classifier.body[3].weight.fill_(1.0)
+        classifier.body[3].bias.zero_()
+        classifier.head.bias.zero_()
+        classifier.head.weight.zero_()
+        classifier.head.weight[9, 0] = 1.0
+        classifier.head.bias[0] = 0.5
+    bright, dark = torch.ones(2, 1, 8, 8), torch.zeros(3, 1, 8, 8)
+    shares = M.class_shares(classifier, torch.cat([bright, dark]))
+    torch.testing.assert_close(shares, torch.tensor([0.6] + [0.0] * 8 + [0.4],
+                                                    dtype=torch.float64))
+
+
 @pytest.mark.slow
 def test_digits_classifier_is_accurate_and_its_real_vs_real_distance_is_small(tmp_path,
                                                                                monkeypatch):
@@ -145,3 +197,5 @@ def test_digits_classifier_is_accurate_and_its_real_vs_real_distance_is_small(tm
     noise = M.digits_frechet_distance(torch.rand(450, 1, 8, 8), x_test, classifier)
     assert real < noise / 10
     assert any(tmp_path.iterdir())  # cached
+    shares = M.class_shares(classifier, x_test)
+    assert shares.sum().item() == pytest.approx(1.0) and (shares >= 0.05).all()

@@ -1,18 +1,21 @@
 """train_gan: Algorithm 1 against a hand-written loop, the WGAN defaults, BEGAN's k_t,
-bit-identical resume through a Run, the NaN guard, and bad input."""
+bit-identical resume through a Run (weights, logged values, history), refusal of a resume
+with other settings, the NaN guard, the generator EMA, and bad input."""
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from deepnotes.engine import NonFiniteLossError, Run
+from deepnotes.engine import CheckpointError, NonFiniteLossError, Run
 from deepnotes.generative import (
     Discriminator,
     Generator,
+    NonSaturatingLoss,
     minimax_discriminator_loss,
     nonsaturating_generator_loss,
     sample,
@@ -93,39 +96,106 @@ def test_began_updates_k_and_logs_convergence():
     assert all(r["convergence"] >= r["real_l1"] - 1e-12 for r in result.history if "k" in r)
 
 
-@pytest.mark.parametrize("loss", ["wgan-gp", "began"])
-def test_resume_is_bit_identical(tmp_path, loss):
-    def train(run, evaluate=None):
-        G, D = _pair(autoencoder=loss == "began")
-        result = train_gan(G, D, DATA, loss=loss, steps=10, batch_size=16, k=2,
-                           optimizer="adam", lr=1e-2, checkpoint_every=4, run=run,
-                           evaluate=evaluate, eval_every=1, device="cpu", seed=5,
-                           progress=False)
-        return result
+class Interrupt(Exception):
+    pass
 
-    full = train(Run.create(tmp_path / "a", "gan"))
 
-    class Interrupt(Exception):
-        pass
+def _train_in(run, loss="wgan-gp", stop_at=None, **overrides):
+    """10 iterations, checkpoints every 4, a log every 3 (windows straddle the checkpoints),
+    an evaluation every step that raises at iteration ``stop_at``; EMA on."""
+    calls = {"n": 0}
 
-    def stop_at_7(G):
-        if stop_at_7.calls == 6:
+    def evaluate(G):
+        calls["n"] += 1
+        if calls["n"] == stop_at:
             raise Interrupt
-        stop_at_7.calls += 1
-        return {}
+        return {"mean": float(sample(G, 16, seed=0).mean())}
 
-    stop_at_7.calls = 0
+    G, D = _pair(autoencoder=loss == "began")
+    options = {"loss": loss, "steps": 10, "batch_size": 16, "k": 2, "optimizer": "adam",
+               "lr": 1e-2, "checkpoint_every": 4, "log_every": 3, "eval_every": 1,
+               "seed": 5, "ema": 0.9, **overrides}
+    return train_gan(G, D, DATA, run=run, evaluate=evaluate, device="cpu", progress=False,
+                     **options)
+
+
+def _without_rates(records):
+    return [{k: v for k, v in r.items() if k != "iterations_per_s"} for r in records]
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "began"])
+def test_resume_is_bit_identical_in_weights_logged_values_and_history(tmp_path, loss):
+    uninterrupted = Run.create(tmp_path / "a", "gan")
+    full = _train_in(uninterrupted, loss)
     run = Run.create(tmp_path / "b", "gan")
     run.write_config({})
     with pytest.raises(Interrupt):
-        train(run, stop_at_7)
-    resumed = train(Run.latest(tmp_path / "b", "gan"))
-    for a, b in ((full.generator, resumed.generator), (full.discriminator, resumed.discriminator)):
+        _train_in(run, loss, stop_at=7)  # dies in iteration 7; the checkpoint holds step 4
+    resumed = _train_in(Run.latest(tmp_path / "b", "gan"), loss)
+    assert resumed.steps == full.steps == 10
+    for a, b in ((full.generator, resumed.generator), (full.discriminator, resumed.discriminator),
+                 (full.generator_ema, resumed.generator_ema)):
         for p, q in zip(a.parameters(), b.parameters(), strict=True):
             torch.testing.assert_close(p, q, rtol=0, atol=0)
     assert resumed.loss.state_dict() == full.loss.state_dict()
-    steps = [r["step"] for r in run.read_metrics() if "d_loss" in r]
-    assert steps == sorted(set(steps))  # no duplicated records after the resume
+    # the logging window straddling the interruption (steps 4-6) and the history are restored
+    assert [r["step"] for r in resumed.history if "d_loss" in r] == [3, 6, 9, 10]
+    assert _without_rates(resumed.history) == _without_rates(full.history)
+    assert resumed.metrics == full.metrics
+    assert _without_rates(run.read_metrics()) == _without_rates(uninterrupted.read_metrics())
+
+
+@pytest.mark.parametrize(("change", "named"), [({"batch_size": 8}, "batch_size"),
+                                               ({"k": 1}, "k"), ({"seed": 6}, "seed"),
+                                               ({"ema": None}, "ema")])
+def test_a_resume_with_other_settings_is_refused(tmp_path, change, named):
+    run = Run.create(tmp_path, "gan")
+    run.write_config({})
+    with pytest.raises(Interrupt):
+        _train_in(run, stop_at=6)
+    with pytest.raises(CheckpointError, match=rf"belongs to a different fit \(differs in "
+                                              rf"{named};"):
+        _train_in(Run.latest(tmp_path, "gan"), **change)
+
+
+def test_k_defaults_to_the_losses_own_n_critic():
+    """One source of truth for k: the loss's ``default_k`` (a custom loss's included)."""
+
+    class ThreeCritic(NonSaturatingLoss):
+        default_k = 3
+
+    G, D = _pair()
+    calls = []
+    forward = D.forward
+    D.forward = lambda x: calls.append(len(x)) or forward(x)
+    train_gan(G, D, DATA, loss=ThreeCritic(), steps=2, batch_size=8, device="cpu",
+              progress=False)
+    # per iteration: 3 discriminator steps (real + fake call each), then 1 generator call
+    assert len(calls) == 2 * (3 * 2 + 1)
+
+
+def test_first_iteration_checks_name_generator_discriminator_and_data():
+    G, D = _pair()
+    with pytest.raises(ValueError, match=r"generator: G\(z\) has shape \(16, 3\) for 16 noise "
+                                         r"vectors, but the data's rows have shape \(2,\)"):
+        train_gan(Generator(2, 3, hidden=(8,)), D, DATA, steps=1, batch_size=16, device="cpu")
+    with pytest.raises(ValueError, match=r"latent_dim: the generator cannot take its inputs.*"
+                                         r"expects 2 features in the last dimension, the data "
+                                         r"has 3"):
+        train_gan(G, D, DATA, steps=1, latent_dim=3, device="cpu")
+    with pytest.raises(ValueError, match=r"discriminator \(pack=2.*expects 2 features.*has 4"):
+        train_gan(G, D, DATA, steps=1, batch_size=8, pack=2, device="cpu")
+    with pytest.raises(TypeError, match="data must be a floating-point tensor"):
+        train_gan(G, D, DATA.long(), steps=1, device="cpu")
+    with pytest.raises(TypeError, match="scheduler must be an LR scheduler"):
+        train_gan(G, D, DATA, steps=1, scheduler=lambda opt: None, device="cpu")
+
+
+def test_numpy_and_tensor_counts_are_accepted():
+    G, D = _pair()
+    result = train_gan(G, D, DATA, steps=np.int64(2), k=torch.tensor(2), batch_size=np.int32(8),
+                       log_every=np.int64(1), device="cpu", progress=False)
+    assert result.steps == 2 and len(result.history) == 2
 
 
 def test_nan_guard_reports_the_step():

@@ -96,3 +96,16 @@ def test_make_activation_and_bad_inputs():
         A.ParametricLeakyReLU(3)(torch.zeros(2, 4))
     with pytest.raises(TypeError, match="z"):
         A.relu(torch.tensor([1, 2]))
+
+
+def test_non_finite_slopes_refused_numpy_counts_accepted():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="alpha"):
+        A.LeakyReLU(float("nan"))
+    with pytest.raises(ValueError, match="alpha"):
+        A.leaky_relu(torch.zeros(3), float("inf"))
+    with pytest.raises(ValueError, match="init"):
+        A.ParametricLeakyReLU(2, init=float("inf"))
+    assert A.ParametricLeakyReLU(np.int64(4)).alpha.shape == (4,)
+    assert A.LeakyReLU(np.float32(0.2)).alpha == pytest.approx(0.2)

@@ -170,3 +170,14 @@ def test_conv_output_size_matches_torch():
         out = F.conv1d(torch.zeros(1, 1, length), torch.zeros(1, 1, k), stride=s, padding=p,
                        dilation=d)
         assert conv.conv_output_size(length, k, s, p, d) == out.shape[-1]
+
+
+def test_numpy_integers_are_accepted_as_sizes():
+    x, w = torch.randn(1, 2, 8, 8), torch.randn(3, 2, 3, 3)
+    torch.testing.assert_close(conv.cross_correlation2d(x, w, stride=np.int64(2),
+                                                        padding=(np.int32(1), 1)),
+                               conv.cross_correlation2d(x, w, stride=2, padding=1))
+    layer = conv.Conv2d(np.int64(2), np.int64(3), np.int64(3))
+    assert (layer.in_channels, layer.out_channels, layer.kernel_size) == (2, 3, (3, 3))
+    with pytest.raises(TypeError, match="stride"):
+        conv.cross_correlation2d(x, w, stride=1.5)

@@ -72,3 +72,18 @@ def test_our_activation_in_mlp_matches_torch_mlp():
     reference.load_state_dict(ours.state_dict())
     x = torch.randn(4, 5)
     torch.testing.assert_close(ours(x), reference(x))
+
+
+def test_models_take_numpy_sizes_and_refuse_bad_ones():
+    import numpy as np
+
+    mlp = models.MLP([np.int64(4), np.int64(8), 2])
+    assert models.count_parameters(mlp) == 4 * 8 + 8 + 8 * 2 + 2
+    cnn = models.CNN1d(length=np.int64(40), channels=np.int64(25))
+    assert models.count_parameters(cnn) == 5210  # the paper's model, as with Python ints
+    with pytest.raises(TypeError, match="sizes"):
+        models.MLP([4, 2.5, 2])
+    with pytest.raises(ValueError, match="channels"):
+        models.CNN2d(channels=(8, 0))
+    with pytest.raises(ValueError, match="seed"):
+        models.build_seeded(lambda: nn.Linear(2, 2), -1)

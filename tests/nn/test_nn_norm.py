@@ -110,3 +110,19 @@ def test_gradients_and_second_derivatives_match_finite_differences():
 
     assert torch.autograd.gradcheck(fn, (x, weight, bias))
     assert torch.autograd.gradgradcheck(fn, (x, weight, bias))
+
+
+def test_non_finite_hyperparameters_refused_numpy_counts_accepted():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="momentum"):
+        BatchNorm(3, momentum=float("nan"))
+    with pytest.raises(ValueError, match="eps"):
+        BatchNorm(3, eps=float("inf"))
+    with pytest.raises(ValueError, match="eps"):
+        batch_norm(torch.zeros(4, 3), None, None, eps=float("nan"))
+    with pytest.raises(TypeError, match="num_features"):
+        BatchNorm(3.0)
+    layer = BatchNorm1d(np.int64(3))
+    assert layer.num_features == 3 and type(layer.num_features) is int
+    assert layer(torch.randn(4, 3)).shape == (4, 3)

@@ -80,3 +80,18 @@ def test_bad_inputs():
         stack_parameters([3, 3], [1, 2])
     with pytest.raises(ValueError, match="kernel=1"):
         layers_for_receptive_field(5, 1)
+
+
+def test_numpy_and_tensor_integers_are_counts_too():
+    import numpy as np
+
+    assert receptive_field([np.int64(3), (torch.tensor(3), np.int32(1))]).size == 5
+    assert stack_parameters([3, 3], [np.int64(1), 2, np.int16(4)]) == \
+        stack_parameters([3, 3], [1, 2, 4])
+    assert layers_for_receptive_field(np.int64(7), np.int64(3)) == 3
+    layer = receptive_field([np.int64(5)])
+    assert type(layer.size) is int
+    with pytest.raises(TypeError, match="kernel"):
+        receptive_field([(2.5,)])
+    with pytest.raises(TypeError, match="layers"):
+        receptive_field([None])

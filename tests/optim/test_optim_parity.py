@@ -311,3 +311,25 @@ def test_wrong_types_raise_type_error():
         optim.Adam(params, betas=0.9)
     with pytest.raises(TypeError, match="eps_inside_sqrt"):
         optim.RMSProp(params, eps_inside_sqrt="yes")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda p: optim.SGD(p, lr=float("inf")), "lr"),
+    (lambda p: optim.SGD(p, lr=0.1, weight_decay=float("nan")), "weight_decay"),
+    (lambda p: optim.AdaGrad(p, eps=float("inf")), "eps"),
+    (lambda p: optim.AdaGrad(p, lr_decay=float("inf")), "lr_decay"),
+    (lambda p: optim.RMSProp(p, alpha=float("nan")), "alpha"),
+    (lambda p: optim.Adam(p, betas=(0.9, float("nan"))), "beta2"),
+])
+def test_non_finite_hyperparameters_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make(make_params()[0])
+
+
+def test_numpy_and_tensor_hyperparameters_are_accepted_and_equal_floats():
+    np = pytest.importorskip("numpy")
+    ours, ref = run_pair(
+        lambda p: optim.SGD(p, lr=torch.tensor(0.05), momentum=np.float64(0.9),
+                            weight_decay=np.float32(0.0)),
+        lambda p: optim.SGD(p, lr=0.05, momentum=0.9), steps=5)
+    assert_close(ours, ref, rtol=0, atol=0)

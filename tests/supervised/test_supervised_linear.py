@@ -9,7 +9,8 @@ from scipy import stats
 from sklearn.linear_model import LinearRegression as SkLinearRegression
 
 from deepnotes import data
-from deepnotes.supervised import LinearRegression, least_squares
+from deepnotes.supervised import LinearRegression, LogisticRegression, least_squares
+from deepnotes.supervised.linear import SOLVERS
 
 
 def problem(n=200, d=5, noise=0.3, seed=0):
@@ -55,11 +56,17 @@ def test_rank_deficient_lstsq_and_gd_give_the_minimum_norm_solution():
     X = rng.normal(size=(10, 30))  # under-determined: infinitely many interpolants
     y = rng.normal(size=10)
     pinv = np.linalg.pinv(X) @ y
-    for solver in ("lstsq", "gd"):
+    for solver in ("lstsq", "normal", "gd"):  # normal: the minimum-norm form Xᵀ(XXᵀ)⁻¹y
         model = LinearRegression(solver=solver, fit_intercept=False, max_iter=20000).fit(X, y)
         np.testing.assert_allclose(model.coef_, pinv, atol=1e-6)
+    # collinear columns: XᵀX and XXᵀ are both singular; lstsq still gives pinv(X) y
+    tall = rng.normal(size=(40, 3)) @ np.array([[1.0, 2.0, 0.0, 1.0], [0.0, 1.0, 1.0, 1.0],
+                                                  [1.0, 0.0, 1.0, 2.0]])
+    target = rng.normal(size=40)
+    model = LinearRegression(fit_intercept=False).fit(tall, target)
+    np.testing.assert_allclose(model.coef_, np.linalg.pinv(tall) @ target, atol=1e-10)
     with pytest.raises(ValueError, match="singular"):
-        LinearRegression(solver="normal", fit_intercept=False).fit(X, y)
+        LinearRegression(solver="normal", fit_intercept=False).fit(tall, target)
 
 
 def test_functional_core_on_tensors():
@@ -82,3 +89,68 @@ def test_bad_input():
         LinearRegression().fit(Xn, y)
     with pytest.raises(ValueError, match="X must be"):
         least_squares(torch.zeros(3), torch.zeros(3))
+
+
+BAD_WEIGHTS = {
+    "negative": np.r_[-1.0, np.ones(19)],
+    "all zero": np.zeros(20),
+    "wrong length": np.ones(19),
+    "2-D": np.ones((20, 1)),
+    "NaN": np.r_[np.nan, np.ones(19)],
+}
+
+
+@pytest.mark.parametrize("bad", BAD_WEIGHTS, ids=list(BAD_WEIGHTS))
+@pytest.mark.parametrize("estimator", [LinearRegression, LogisticRegression])
+def test_bad_sample_weight_gets_scikit_learns_error(bad, estimator):
+    """The weights are checked before any solver sees them, with scikit-learn's own message
+    (a negative weight used to reach LAPACK's gelsd: 'INTERNAL ASSERT FAILED')."""
+    X, y, _ = problem(n=20, d=3)
+    target = y if estimator is LinearRegression else (y > np.median(y)).astype(int)
+    with pytest.raises(ValueError) as ours:
+        estimator().fit(X, target, sample_weight=BAD_WEIGHTS[bad])
+    with pytest.raises(ValueError) as theirs:
+        SkLinearRegression().fit(X, y, sample_weight=BAD_WEIGHTS[bad])
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_scalar_and_list_weights_are_accepted_like_sklearn():
+    X, y, _ = problem(n=20, d=3)
+    base = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(LinearRegression().fit(X, y, sample_weight=2.5).coef_,
+                               base.coef_, atol=1e-12)
+    np.testing.assert_allclose(LinearRegression().fit(X, y, sample_weight=[1.0] * 20).coef_,
+                               base.coef_, atol=1e-12)
+
+
+def test_functional_core_refuses_non_finite_data_and_negative_weights():
+    X, y, _ = problem(n=20, d=3)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for solver in SOLVERS:
+        with pytest.raises(ValueError, match="X contains NaN"):
+            least_squares(torch.where(Xt == Xt[0, 0], torch.nan, Xt), yt, solver=solver)
+        with pytest.raises(ValueError, match="sample_weight"):
+            least_squares(Xt, yt, solver=solver, sample_weight=-torch.ones(20,
+                                                                            dtype=torch.float64))
+    with pytest.raises(ValueError, match="X is too large"):  # XᵀX overflows: no eigh on inf
+        least_squares(Xt * 1e200, yt, solver="gd")
+
+
+@pytest.mark.parametrize("params, error, match", [
+    (dict(tol=float("nan")), ValueError, "tol"),
+    (dict(tol=-1.0), ValueError, "tol"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(max_iter=2.5), TypeError, "max_iter"),
+    (dict(fit_intercept="yes"), TypeError, "fit_intercept"),
+    (dict(solver="qr"), ValueError, "solver"),
+])
+def test_bad_hyperparameters_are_refused_at_fit(params, error, match):
+    X, y, _ = problem(n=20, d=3)
+    with pytest.raises(error, match=match):
+        LinearRegression(**params).fit(X, y)
+
+
+def test_numpy_integer_hyperparameters_are_accepted():
+    X, y, _ = problem(n=20, d=3)
+    model = LinearRegression(solver="gd", max_iter=np.int64(200), tol=np.float64(1e-8))
+    assert model.fit(X, y).n_iter_ <= 200

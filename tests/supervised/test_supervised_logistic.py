@@ -88,3 +88,26 @@ def test_bad_input():
         LogisticRegression().fit(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="multi_class"):
         LogisticRegression(multi_class="ovr").fit(X, y)
+
+
+@pytest.mark.parametrize("params, error, match", [
+    (dict(l2=float("inf")), ValueError, "l2"),
+    (dict(l2=float("nan")), ValueError, "l2"),
+    (dict(tol=float("nan")), ValueError, "tol"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(max_iter="100"), TypeError, "max_iter"),
+])
+def test_non_finite_or_wrong_hyperparameters_are_refused(params, error, match):
+    X, y = overlapping(2, n=40)
+    with pytest.raises(error, match=match):
+        LogisticRegression(**params).fit(X, y)
+
+
+def test_numpy_scalars_are_accepted_and_nan_inputs_refused():
+    X, y = overlapping(2, n=60)
+    model = LogisticRegression(l2=np.float64(1.0), max_iter=np.int64(50)).fit(X, y)
+    reference = LogisticRegression(l2=1.0, max_iter=50).fit(X, y)
+    np.testing.assert_allclose(model.coef_, reference.coef_)
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LogisticRegression().fit(X, y)

@@ -1,5 +1,6 @@
-"""Bias–variance decomposition: OLS closed form, exact additivity, vectorized = one at a time,
-mlxtend on the same bootstrap draws."""
+"""Bias–variance decomposition: OLS closed form, an independent plain Monte Carlo computation on
+the same data sets, exact additivity, vectorized = one at a time, mlxtend on the same bootstrap
+draws (and a plain loop for the terms mlxtend does not report)."""
 
 import math
 
@@ -45,6 +46,50 @@ def test_ols_expected_risk_matches_closed_form(n, d):
     # the variance term alone: σ² d/(n − d − 1) conditional on this test sample
     conditional = sigma**2 * float((x_test**2).sum(1).mean()) / (n - d - 1)
     assert abs(result.variance.value - conditional) < 3 * result.variance.stderr
+
+
+def test_decompose_equals_plain_monte_carlo_on_the_same_data_sets():
+    """Every number of ``decompose`` recomputed on the data sets it drew, by a plain loop:
+    numpy least squares per data set, then the textbook estimators (debiased bias², unbiased
+    variance, risk against f plus σ², risk against the noisy labels)."""
+    n, R, sigma = 30, 40, 0.4
+    drawn = []
+
+    def features(x):  # a cubic in x: biased for the truth sin(2πx)
+        return torch.stack([x, x**2, x**3], dim=1)
+
+    def sample(rng):
+        x = torch.rand(n, generator=rng, dtype=torch.float64) * 2 - 1
+        y = torch.sin(2 * math.pi * x) + sigma * torch.randn(n, generator=rng, dtype=torch.float64)
+        drawn.append((features(x).numpy(), y.numpy()))
+        return features(x), y
+
+    grid = torch.linspace(-1, 1, 25, dtype=torch.float64)
+    f_test = torch.sin(2 * math.pi * grid)
+    y_test = f_test + sigma * torch.randn(25, generator=torch.Generator().manual_seed(9),
+                                          dtype=torch.float64)
+    result = decompose(lambda: LinearRegression(), sample, features(grid), f_test, R,
+                       noise_var=sigma**2, y_test=y_test, seed=4)
+    assert len(drawn) == R
+
+    design_test = np.c_[np.ones(25), features(grid).numpy()]
+    predictions = np.stack([design_test @ np.linalg.lstsq(np.c_[np.ones(n), X], y, rcond=None)[0]
+                            for X, y in drawn])  # (R, m)
+    f, y_noisy = f_test.numpy(), y_test.numpy()
+    variance = predictions.var(axis=0, ddof=1).mean()
+    bias2 = ((predictions.mean(axis=0) - f) ** 2).mean() - variance / R
+    per_set = ((predictions - f) ** 2).mean(axis=1) + sigma**2
+    assert bias2 > 0.01 and variance > 0.001  # a problem where both terms matter
+    assert result.variance.value == pytest.approx(variance, rel=1e-9)
+    assert result.bias2.value == pytest.approx(bias2, rel=1e-9)
+    assert result.noise.value == sigma**2
+    assert result.risk.value == pytest.approx(per_set.mean(), rel=1e-9)
+    np.testing.assert_allclose(result.per_dataset_risk.numpy(), per_set, rtol=1e-9)
+    assert result.risk.stderr == pytest.approx(per_set.std(ddof=1) / math.sqrt(R), rel=1e-9)
+    assert result.measured_risk.value == pytest.approx(((predictions - y_noisy) ** 2).mean(),
+                                                       rel=1e-9)
+    np.testing.assert_allclose(result.mean_prediction.numpy(), predictions.mean(axis=0),
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_decomposition_adds_up_exactly():
@@ -147,9 +192,21 @@ def test_bootstrap_equals_mlxtend_on_the_same_draws():
                                num_rounds=rounds, random_seed=7)
     ours = bootstrap_decompose(lambda: LinearRegression(), X, y, Xt, yt, indices=indices)
     assert (ours.risk, ours.bias, ours.variance) == pytest.approx(ref, rel=1e-9)
-    ours_f = bootstrap_decompose(lambda: LinearRegression(), X, y, Xt, yt, indices=indices,
-                                 f_test=Xt @ np.array([1.0, -1.0, 0.5]), noise_var=0.09)
-    assert ours_f.bias == pytest.approx(ours_f.bias2 + ours_f.noise + ours_f.cross_term)
+    # bias², noise and the cross term (mlxtend has no f) against a plain loop over the same
+    # resamples: p̄ = mean of the refits, bias² = mean (p̄ − f)², and the cross term from its
+    # own formula mean (p̄ − y)² − mean (p̄ − f)² − σ² = 2 mean (p̄ − f)(f − y) + mean (f − y)² − σ²
+    f = Xt @ np.array([1.0, -1.0, 0.5])
+    refits = np.stack([SkLinearRegression().fit(X[i], y[i]).predict(Xt) for i in indices])
+    main = refits.mean(0)
+    plain_bias2 = ((main - f) ** 2).mean()
+    for noise_var, plain_noise in ((0.09, 0.09), (None, ((yt - f) ** 2).mean())):
+        ours_f = bootstrap_decompose(lambda: LinearRegression(), X, y, Xt, yt, indices=indices,
+                                     f_test=f, noise_var=noise_var)
+        assert ours_f.bias2 == pytest.approx(plain_bias2, rel=1e-9)
+        assert ours_f.noise == pytest.approx(plain_noise, rel=1e-12)
+        plain_cross = 2 * ((main - f) * (f - yt)).mean() + ((f - yt) ** 2).mean() - plain_noise
+        assert ours_f.cross_term == pytest.approx(plain_cross, rel=1e-9, abs=1e-12)
+        assert ours_f.bias == pytest.approx(((main - yt) ** 2).mean(), rel=1e-9)
 
     labels, labels_test = (y > 0).astype(int), (yt > 0).astype(int)
     ref01 = bias_variance_decomp(DecisionTreeClassifier(random_state=0), X, labels, Xt,

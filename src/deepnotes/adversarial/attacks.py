@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core import checks
+
 Bounds = tuple[float, float]
 
 __all__ = [
@@ -111,31 +113,20 @@ def check_inputs(model, x, y, bounds) -> Bounds:
 
 
 def check_radius(value, name: str, n: int, *, allow_zero: bool = True):
-    """A float ≥ 0 (or > 0), or a tensor of n such per-example values."""
-    if isinstance(value, torch.Tensor):
-        if value.dim() == 0:
-            value = float(value)
-        else:
-            if value.shape != (n,):
-                raise ValueError(f"{name} must be a number or a tensor of shape ({n},), got "
-                                 f"shape {tuple(value.shape)}")
-            if not bool(torch.isfinite(value).all()) or bool((value < 0).any()) or (
-                not allow_zero and bool((value == 0).any())
-            ):
-                raise ValueError(f"{name} must be finite and {'≥' if allow_zero else '>'} 0")
-            return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (not allow_zero and value == 0):
-        raise ValueError(f"{name} must be finite and {'≥' if allow_zero else '>'} 0, got {value}")
-    return value
-
-
-def check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    """A finite number ≥ 0 (> 0 unless ``allow_zero``), or a tensor of n such per-example
+    values; a 0-d tensor counts as a number."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0:
+        if value.shape != (n,):
+            raise ValueError(f"{name} must be a number or a tensor of shape ({n},), got "
+                             f"shape {tuple(value.shape)}")
+        if not bool(torch.isfinite(value).all()) or bool((value < 0).any()) or (
+            not allow_zero and bool((value == 0).any())
+        ):
+            raise ValueError(f"{name} must be finite and {'≥' if allow_zero else '>'} 0")
+        return value
+    if allow_zero:
+        return checks.nonnegative_number(value, name)
+    return checks.positive_number(value, name)
 
 
 def check_labels(logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -215,6 +206,7 @@ def _objective(logits, y, loss: str, targeted: bool) -> torch.Tensor:
 
 def predict(model, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Arg-max class of ``model`` on ``x`` (eval mode, no gradients, in batches)."""
+    batch_size = checks.positive_int(batch_size, "batch_size")
     if len(x) == 0:
         return torch.zeros(0, dtype=torch.long, device=x.device)
     with attack_mode(model), torch.no_grad():
@@ -347,8 +339,8 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps, norm: str = "inf", step
     """
     low, high = check_inputs(model, x, y, bounds)
     eps = check_radius(eps, "eps", len(x))
-    steps = check_positive_int(steps, "steps")
-    restarts = check_positive_int(restarts, "restarts")
+    steps = checks.positive_int(steps, "steps")
+    restarts = checks.positive_int(restarts, "restarts")
     if norm not in ("inf", "2"):
         raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
     if loss not in ("ce", "cw"):
@@ -391,7 +383,7 @@ def accuracy_under_attack(model, attack, x: torch.Tensor, y: torch.Tensor, *,
     """Robust accuracy: the fraction of examples still classified y after
     ``attack(model, x, y, **attack_kwargs)``, crafted in batches of ``batch_size``.
     ``attack=None`` gives the clean accuracy."""
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = checks.positive_int(batch_size, "batch_size")
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     correct = 0
@@ -415,7 +407,7 @@ def minimal_eps(model, attack, x: torch.Tensor, y: torch.Tensor, *, eps_max: flo
     radius (x where none).
     """
     eps_max = check_radius(eps_max, "eps_max", len(x), allow_zero=False)
-    iterations = check_positive_int(iterations, "iterations")
+    iterations = checks.positive_int(iterations, "iterations")
     shape = (-1,) + (1,) * (x.dim() - 1)
     at_max = attack(model, x, y, eps=eps_max, targeted=targeted, **attack_kwargs)
     found = success(model, at_max, y, targeted=targeted)

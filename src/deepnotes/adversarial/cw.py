@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core import checks
 from .attacks import (
     Bounds,
     attack_mode,
     check_inputs,
     check_labels,
-    check_positive_int,
     check_radius,
     margin,
 )
@@ -101,8 +101,8 @@ def carlini_wagner_l2_search(
     low, high = check_inputs(model, x, y, bounds)
     c = check_radius(c, "c", len(x), allow_zero=False)
     kappa = check_radius(kappa, "kappa", len(x))
-    steps = check_positive_int(steps, "steps")
-    binary_steps = check_positive_int(binary_steps, "binary_steps")
+    steps = checks.positive_int(steps, "steps")
+    binary_steps = checks.positive_int(binary_steps, "binary_steps")
     lr = check_radius(lr, "lr", len(x), allow_zero=False)
     x = x.detach()
     n = len(x)

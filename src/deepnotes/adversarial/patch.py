@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine import fit, make_generator
-from .attacks import Bounds, attack_mode, check_bounds, check_positive_int, check_radius
+from ..core import checks
+from ..core.rng import make_generator
+from ..engine import fit
+from .attacks import Bounds, attack_mode, check_bounds
 
 __all__ = ["EOT", "PatchedModel", "apply_patch", "patch_fraction", "train_patch"]
 
@@ -43,10 +45,16 @@ class EOT:
     def __post_init__(self):
         if not isinstance(self.location, bool):
             raise TypeError(f"location must be a bool, got {self.location!r}")
-        check_radius(self.rotation, "rotation", 0)
-        low, high = self.scale
+        object.__setattr__(self, "rotation", checks.nonnegative_number(self.rotation,
+                                                                       "rotation"))
+        try:
+            low, high = (checks.real(v, "scale") for v in self.scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"scale must be a pair (low, high) of finite numbers, got "
+                             f"{self.scale!r}") from None
         if not (0 < low <= high):
             raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
+        object.__setattr__(self, "scale", (low, high))
 
     def sample(self, n: int, patch_hw: tuple[int, int], image_hw: tuple[int, int],
                rng: torch.Generator | None = None) -> torch.Tensor:
@@ -174,14 +182,19 @@ def train_patch(model: nn.Module, images: torch.Tensor, target: int, *, size, st
     low, high = check_bounds(bounds)
     if float(images.min()) < low or float(images.max()) > high:
         raise ValueError(f"images must lie inside bounds={bounds}")
-    if isinstance(target, bool) or not isinstance(target, int) or target < 0:
-        raise ValueError(f"target must be a class index (int >= 0), got {target!r}")
-    hw = (size, size) if isinstance(size, int) else tuple(size)
-    if len(hw) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in hw):
+    target = checks.nonnegative_int(target, "target")
+    try:
+        hw = (checks.positive_int(size, "size"),) * 2 if not isinstance(
+            size, (tuple, list)) else tuple(checks.positive_int(v, "size") for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be a positive int or (h, w), got {size!r}") from None
+    if len(hw) != 2:
         raise ValueError(f"size must be a positive int or (h, w), got {size!r}")
     if hw[0] > images.shape[2] or hw[1] > images.shape[3]:
         raise ValueError(f"size {hw} is larger than the images {tuple(images.shape[2:])}")
-    steps = check_positive_int(steps, "steps")
+    steps = checks.positive_int(steps, "steps")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    lr = checks.positive_number(lr, "lr")
     if not isinstance(transforms, EOT):
         raise TypeError(f"transforms must be an EOT, got {type(transforms).__name__}")
     rng = rng if rng is not None else make_generator(seed)

@@ -26,7 +26,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .attacks import Bounds, check_bounds, check_positive_int, check_radius, fgsm, pgd
+from ..core import checks
+from .attacks import Bounds, check_bounds, check_radius, fgsm, pgd
 
 __all__ = ["AdversarialLoss"]
 
@@ -60,10 +61,8 @@ class AdversarialLoss:
         self.eps = check_radius(eps, "eps", 0)
         if alpha is None:
             alpha = 0.5 if method == "fgsm" else 0.0
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-        self.alpha = float(alpha)
-        self.steps = check_positive_int(steps, "steps")
+        self.alpha = checks.probability(alpha, "alpha")
+        self.steps = checks.positive_int(steps, "steps")
         self.step_size = (None if step_size is None
                           else check_radius(step_size, "step_size", 0, allow_zero=False))
         self.random_start = bool(random_start)

@@ -24,6 +24,7 @@ __all__ = [
     "choice",
     "count",
     "finite_tensor",
+    "int_at_least",
     "integer",
     "nonnegative_int",
     "nonnegative_number",
@@ -163,3 +164,11 @@ def finite_tensor(value: Any, name: str, *, ndim: int | Sequence[int] | None = N
                   ) -> torch.Tensor:
     """A floating-point tensor without NaN or Inf (and ``ndim`` dimensions when given)."""
     return tensor(value, name, ndim=ndim, floating=True, finite=True)
+
+
+def int_at_least(value: Any, name: str, minimum: int) -> int:
+    """An integer ≥ ``minimum`` (e.g. a sample count that a standard error needs)."""
+    result = integer(value, name)
+    if result < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {result}")
+    return result

@@ -43,6 +43,8 @@ def load(name: str, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """A classification data set by name: ``digits``, ``mnist1d``, ``shapes`` (generated
     32×32 shapes, one per image; a fixed split of 3000 train / 1000 test images, see
     ``shapes_split``) or ``idx:FOLDER`` (MNIST-style IDX files)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a data set name (str), got {type(name).__name__}")
     if name == "digits":
         return digits(split)
     if name == "mnist1d":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from functools import lru_cache
@@ -28,6 +29,7 @@ def _check_split(split: str) -> str:
 
 @lru_cache(maxsize=1)
 def _digits_arrays():
+    # deferred: sklearn.datasets and model_selection take ~0.3 s to import, paid only here
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -62,6 +64,7 @@ def cache_dir() -> Path:
 
 
 def _mnist1d_args(**overrides) -> dict:
+    # deferred: mnist1d imports requests and matplotlib; only MNIST-1D users pay for them
     from mnist1d.data import get_dataset_args
 
     args = get_dataset_args(as_dict=True)
@@ -74,7 +77,7 @@ def _mnist1d_args(**overrides) -> dict:
 
 
 def _generate_mnist1d(args: dict) -> dict[str, np.ndarray]:
-    from mnist1d.data import ObjectView, make_dataset
+    from mnist1d.data import ObjectView, make_dataset  # deferred, as in _mnist1d_args
 
     data = make_dataset(ObjectView(dict(args)))
     return {
@@ -95,8 +98,6 @@ def _mnist1d_arrays(key: str) -> dict[str, np.ndarray]:
         except Exception:  # noqa: BLE001 — any unreadable cache (empty, bad zip, ...) is
             path.unlink(missing_ok=True)  # regenerated, not trusted
     arrays = _generate_mnist1d(args)
-    import io
-
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..core import checks
 from .datasets import digits
 
 
@@ -15,8 +16,7 @@ def digits_resized(split: str = "train", size: int = 32) -> tuple[torch.Tensor, 
     A stand-in for MNIST-sized images (``size=28``) when no MNIST files are at hand, and the
     canvas for experiments that need room inside the image (adversarial patches).
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8, got {size!r}")
+    size = checks.int_at_least(size, "size", 8)
     x, y = digits(split)
     if size != 8:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)

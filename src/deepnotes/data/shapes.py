@@ -36,6 +36,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core import checks
+from ..core.rng import make_generator
+
 __all__ = ["SHAPE_CLASSES", "Shapes", "shapes", "shapes_split"]
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "diamond", "cross")
@@ -71,9 +74,10 @@ class Shapes:
 
 def _check_range(value, name: str, low: float, high: float) -> tuple[float, float]:
     try:
-        a, b = (float(v) for v in value)
+        a, b = (checks.real(v, name) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high), got {value!r}") from None
+        raise ValueError(f"{name} must be a pair (low, high) of finite numbers, got "
+                         f"{value!r}") from None
     if not (low <= a <= b <= high):
         raise ValueError(f"{name} must satisfy {low} <= low <= high <= {high}, got {value!r}")
     return a, b
@@ -112,32 +116,25 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
     the Gaussian pixel noise. Values are clamped to [0, 1]. Randomness comes from
     ``rng`` (a CPU ``torch.Generator``), else from a rng seeded with ``seed``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be an int >= 0, got {n!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8, got {size!r}")
+    n = checks.nonnegative_int(n, "n")
+    size = checks.int_at_least(size, "size", 8)
     if isinstance(classes, str):
         raise ValueError(f"classes must be a sequence of shape names, got the string {classes!r}")
     classes = tuple(classes)
     unknown = [c for c in classes if c not in SHAPE_CLASSES]
     if not classes or unknown or len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct names from {SHAPE_CLASSES}, got {classes!r}")
-    if not isinstance(p_empty, (int, float)) or isinstance(p_empty, bool) or \
-            not 0.0 <= p_empty <= 1.0:
-        raise ValueError(f"p_empty must be a probability in [0, 1], got {p_empty!r}")
+    p_empty = checks.probability(p_empty, "p_empty")
     low_scale, high_scale = _check_range(scale, "scale", 0.0, 1.0)
     if low_scale * size < 3:
         raise ValueError(f"scale[0] * size must be >= 3 pixels, got scale={scale!r}, size={size}")
     low_int, high_int = _check_range(intensity, "intensity", 0.0, 1.0)
     low_bg, high_bg = _check_range(background, "background", 0.0, 1.0)
-    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    noise = checks.nonnegative_number(noise, "noise")
     if rng is None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed must be an int, got {seed!r}")
-        rng = torch.Generator().manual_seed(seed)
+        rng = make_generator(seed)
     elif not isinstance(rng, torch.Generator):
-        raise ValueError(f"rng must be a torch.Generator, got {type(rng).__name__}")
+        raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
 
     def uniform(low: float, high: float, count: int = n) -> torch.Tensor:
         return low + (high - low) * torch.rand(count, generator=rng)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core import checks
 from ..core.rng import make_generator
 
 
@@ -23,12 +24,6 @@ class RegressionData:
     f: Callable[[torch.Tensor], torch.Tensor]
     coef: torch.Tensor | None = None
     intercept: float | None = None
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def regression(
@@ -49,12 +44,9 @@ def regression(
     mapping an (n, d) tensor to (n,). ``x_dist``: ``"normal"`` (N(0, I)) or ``"uniform"``
     (U[−1, 1]^d). Randomness comes from ``rng`` (or a fresh one seeded ``seed``).
     """
-    n, d = _check_positive_int(n, "n"), _check_positive_int(d, "d")
-    if isinstance(noise, bool) or not (
-        isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0
-    ):
-        raise ValueError(f"noise must be a finite number >= 0 (σ), got {noise!r}")
-    rng = rng if rng is not None else make_generator(seed)
+    n, d = checks.positive_int(n, "n"), checks.positive_int(d, "d")
+    noise = checks.nonnegative_number(noise, "noise")
+    rng = _generator(rng, seed)
     coef = intercept = None
     if f == "linear":
         coef = torch.randn(d, generator=rng, dtype=dtype)
@@ -89,26 +81,37 @@ class Mixture:
     labels: torch.Tensor
 
 
+def _generator(rng, seed) -> torch.Generator:
+    """``rng`` itself, or a fresh CPU generator seeded ``seed`` when it is None."""
+    if rng is None:
+        return make_generator(seed)
+    if not isinstance(rng, torch.Generator):
+        raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
+    return rng
+
+
 def _mixture(n: int, centers: torch.Tensor, std: float, seed: int, rng) -> Mixture:
-    n = _check_positive_int(n, "n")
-    if isinstance(std, bool) or not (
-        isinstance(std, (int, float)) and math.isfinite(std) and std > 0
-    ):
-        raise ValueError(f"std must be > 0, got {std!r}")
-    rng = rng if rng is not None else make_generator(seed)
+    n = checks.positive_int(n, "n")
+    std = checks.positive_number(std, "std")
+    rng = _generator(rng, seed)
     labels = torch.randint(len(centers), (n,), generator=rng)
     samples = centers[labels] + std * torch.randn(n, 2, generator=rng)
     return Mixture(samples, centers, float(std), labels)
 
 
 def ring_centers(modes: int = 8, radius: float = 1.0) -> torch.Tensor:
-    """Mode centers (r cos 2πk/K, r sin 2πk/K), k = 0..K−1."""
+    """Mode centers (r cos 2πk/K, r sin 2πk/K), k = 0..K−1; r = ``radius`` > 0."""
+    modes = checks.positive_int(modes, "modes")
+    radius = checks.positive_number(radius, "radius")
     angles = 2 * math.pi * torch.arange(modes, dtype=torch.float32) / modes
     return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
 
 
 def grid_centers(side: int = 5, spacing: float = 2.0) -> torch.Tensor:
-    """Mode centers on a side×side grid centred at 0 (default {−4,−2,0,2,4}²)."""
+    """Mode centers on a side×side grid centred at 0, ``spacing`` > 0 apart (default
+    {−4,−2,0,2,4}²)."""
+    side = checks.positive_int(side, "side")
+    spacing = checks.positive_number(spacing, "spacing")
     axis = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
     return torch.cartesian_prod(axis, axis)
 
@@ -118,8 +121,7 @@ def mixture_ring(
     rng: torch.Generator | None = None,
 ) -> Mixture:
     """The PacGAN/VEEGAN ring: ``modes`` Gaussians of std ``std`` on a circle of ``radius``."""
-    return _mixture(n, ring_centers(_check_positive_int(modes, "modes"), radius), std, seed,
-                    rng)
+    return _mixture(n, ring_centers(modes, radius), std, seed, rng)
 
 
 def mixture_grid(
@@ -127,5 +129,4 @@ def mixture_grid(
     rng: torch.Generator | None = None,
 ) -> Mixture:
     """The PacGAN/VEEGAN grid: side² Gaussians of std ``std`` at {−4,−2,0,2,4}² by default."""
-    return _mixture(n, grid_centers(_check_positive_int(side, "side"), spacing), std, seed,
-                    rng)
+    return _mixture(n, grid_centers(side, spacing), std, seed, rng)

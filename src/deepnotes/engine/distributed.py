@@ -13,6 +13,7 @@ import os
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 def launched_distributed() -> bool:
@@ -38,8 +39,6 @@ def setup(device: torch.device) -> torch.device:
 
 
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    from torch.nn.parallel import DistributedDataParallel
-
     device_ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids)
 

@@ -1,35 +1,52 @@
 """The one training loop: ``fit``.
 
-Minibatch training of any model / loss / optimizer, with logging to the run folder,
-checkpoint and bit-identical resume, a NaN/Inf guard, seeded shuffling, and DDP under torchrun.
-Topic code that needs a different loop (GAN alternation, task sequences) composes the pieces
-exported here (``iterate_batches``, ``Checkpointer``, ``Progress``) instead of copying it.
+Minibatch training of any model / loss / optimizer: the loop body is the step below and
+nothing else; logging, evaluation, checkpoint/resume, the NaN/Inf guard, callbacks and the
+progress bar are ``Bookkeeping``'s (the same object ``train_gan`` uses), the entry checks are
+``preflight``'s. Seeded shuffling (``iterate_batches`` / ``BatchStream``) and DDP under
+torchrun.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DistributedSampler
 
+from ..core.checks import positive_int
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint
+from .bookkeeping import Bookkeeping, NonFiniteLossError, Progress
+from .checkpoint import parameter_shapes
 from .devices import check_seed, resolve_device
+from .preflight import (
+    SHAPE_ERRORS,
+    check_labels,
+    check_loss_value,
+    check_optimizer,
+    check_scheduler,
+    class_index_loss,
+    dry_evaluate,
+    forward_error,
+)
 from .run import Run
+
+__all__ = ["BatchStream", "FitResult", "NonFiniteLossError", "Progress", "as_tensors",
+           "epoch_permutation", "fit", "iterate_batches"]
 
 Tensors = tuple[torch.Tensor, ...]
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+#: losses that compare outputs and targets elementwise: their shapes must agree (torch
+#: broadcasts (N, 1) against (N,) to (N, N) with only a warning)
+_ELEMENTWISE = (F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss)
+_ELEMENTWISE_MODULES = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
 
 
 @dataclass
@@ -102,8 +119,6 @@ def iterate_batches(
     n = len(tensors[0])
     local_batch = batch_size // world_size
     if world_size > 1:
-        from torch.utils.data import DistributedSampler
-
         sampler = DistributedSampler(
             range(n), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed
         )
@@ -130,141 +145,35 @@ def iterate_batches(
         epoch, offset = epoch + 1, 0
 
 
-# --------------------------------------------------------------------------------------------
-# pieces shared with the other loops
+class BatchStream:
+    """``iterate_batches`` with a position: ``next()`` gives batch number ``position`` and
+    advances it. Its ``state_dict`` (the position) goes into checkpoints, so a resume continues
+    with exactly the next batch, however many batches a loop draws per step."""
 
+    def __init__(self, tensors: Tensors, batch_size: int, *, seed: int = 0,
+                 shuffle: bool = True, rank: int = 0, world_size: int = 1):
+        self.tensors, self.batch_size = tensors, batch_size
+        self.seed, self.shuffle, self.rank, self.world_size = seed, shuffle, rank, world_size
+        self.position = 0
+        self._iterator: Iterator[Tensors] | None = None
 
-class Progress:
-    """A rich progress bar on stderr, refreshed at most every ``interval`` seconds."""
+    def __iter__(self) -> BatchStream:
+        return self
 
-    def __init__(self, total: int, description: str, enabled: bool | None, interval=0.25,
-                 unit: str = "samples", per_step: int = 1):
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.enabled = enabled and distributed.world()[0] == 0
-        self.interval = interval
-        self.unit, self.per_step = unit, per_step
-        self._last, self._last_completed = time.perf_counter(), None
-        self._bar = None
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import (
-                Progress as RichProgress,
-            )
+    def __next__(self) -> Tensors:
+        if self._iterator is None:
+            self._iterator = iterate_batches(
+                self.tensors, self.batch_size, seed=self.seed, shuffle=self.shuffle,
+                start_step=self.position, rank=self.rank, world_size=self.world_size)
+        self.position += 1
+        return next(self._iterator)
 
-            self._bar = RichProgress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task(description, total=total, info="")
-            self._bar.start()
+    def state_dict(self) -> dict[str, int]:
+        return {"position": self.position}
 
-    def update(self, completed: int, info: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if force or now - self._last >= self.interval:
-            if self._last_completed is not None and completed > self._last_completed:
-                rate = (completed - self._last_completed) * self.per_step / (now - self._last)
-                info = f"{info} · {rate:,.0f} {self.unit}/s"
-            self._last, self._last_completed = now, completed
-            self._bar.update(self._task, completed=completed, info=info)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-
-class Checkpointer:
-    """Saves and restores everything a bit-identical resume needs, under ``run``.
-
-    State: the model's and optimizer's (and scheduler's) ``state_dict``, torch's global RNG
-    state (and CUDA's), the step, plus any ``extra`` tensors/numbers the caller adds.
-    """
-
-    def __init__(self, run: Run | None, name: str):
-        self.run = run
-        self.path = run.checkpoint_dir / f"{name}.pt" if run is not None else None
-
-    @property
-    def exists(self) -> bool:
-        return self.path is not None and self.path.is_file()
-
-    def save(self, step: int, model: nn.Module, optimizer, scheduler=None, **extra) -> None:
-        if self.run is None or not self.run.writes:
-            return
-        state = {
-            "step": step,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            **extra,
-        }
-        if scheduler is not None:
-            state["scheduler"] = scheduler.state_dict()
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        save_checkpoint(self.path, state)
-
-    def load(self, model: nn.Module, optimizer, scheduler=None,
-             fingerprint: dict | None = None) -> dict[str, Any]:
-        """Restore the states; refuse a checkpoint whose ``fingerprint`` (data size, batch,
-        seed, parameter shapes) differs from this fit's: it belongs to another fit."""
-        state = load_checkpoint(self.path)
-        if fingerprint is not None and state.get("fingerprint", fingerprint) != fingerprint:
-            saved = state["fingerprint"]
-            differs = sorted(k for k in fingerprint.keys() | saved.keys()
-                             if fingerprint.get(k) != saved.get(k))
-            raise ValueError(
-                f"checkpoint {self.path} belongs to a different fit (differs in "
-                f"{', '.join(differs)}); give this fit another name= or start a new run"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and "scheduler" in state:
-            scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        return state
-
-
-def check_finite(value: float, step: int, name: str, checkpointer: Checkpointer) -> None:
-    """The NaN/Inf guard: stop with a message naming the step and the kept checkpoint."""
-    if math.isfinite(value):
-        return
-    kept = (
-        f"the last good checkpoint is kept at {checkpointer.path}"
-        if checkpointer.exists
-        else "no checkpoint was written before it"
-    )
-    raise NonFiniteLossError(
-        f"{name}: the loss became {value} at step {step}; training stopped and {kept}. "
-        "Lower the learning rate or check the data for NaN/Inf."
-    )
-
-
-def check_parameters_finite(model: nn.Module, step: int, name: str,
-                            checkpointer: Checkpointer) -> None:
-    """Refuse to checkpoint NaN/Inf parameters (a finite loss can hide an infinite gradient)."""
-    for key, parameter in model.named_parameters():
-        if not bool(torch.isfinite(parameter).all()):
-            kept = (f"the last good checkpoint is kept at {checkpointer.path}"
-                    if checkpointer.exists else "no checkpoint was written before it")
-            raise NonFiniteLossError(
-                f"{name}: parameter {key} became NaN/Inf by step {step}; training stopped and "
-                f"{kept}. Lower the learning rate or check the loss's gradient."
-            )
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        self.position = int(state["position"])
+        self._iterator = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,10 +215,14 @@ def _make_optimizer(optimizer, model: nn.Module):
     )
 
 
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{argument} must be a positive int, got {value!r}")
-    return value
+def _check_targets(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor) -> None:
+    """Outputs and targets of an elementwise loss must have the same shape."""
+    if (loss_fn in _ELEMENTWISE or isinstance(loss_fn, _ELEMENTWISE_MODULES)) and \
+            out.shape != y.shape:
+        raise ValueError(
+            f"train_data: the model's outputs have shape {tuple(out.shape)} but the targets "
+            f"{tuple(y.shape)}; the loss would broadcast them against each other. Reshape "
+            "the targets (or the model's output) to match")
 
 
 def fit(
@@ -334,6 +247,7 @@ def fit(
     resume: bool | None = None,
     shuffle: bool = True,
     progress: bool | None = None,
+    callbacks: Sequence[Callable] = (),
 ) -> FitResult:
     """Train ``model`` by minibatch steps of ``optimizer`` on ``loss_fn``.
 
@@ -350,18 +264,32 @@ def fit(
         batch_size: examples per step (the global batch under DDP); None = full batch.
         optimizer: a ``torch.optim.Optimizer`` over ``model``'s parameters, or a factory
             ``params -> Optimizer``.
+        scheduler: an LR scheduler (with ``step()``) or a factory ``optimizer -> scheduler``.
         eval_data, metrics: evaluated every ``eval_every`` steps and at the end; ``metrics``
             maps a name to ``fn(output, y) -> scalar`` (default: the loss itself).
+        callbacks: each called ``cb(step, loss, model)`` after every step (``loss`` the step's
+            loss as a float); one with ``state_dict``/``load_state_dict`` (``engine.EMA``) is
+            checkpointed with the run.
         run, name: with a ``Run``, records go to ``metrics.jsonl`` tagged ``fit=name`` and the
             checkpoint to ``checkpoints/<name>.pt`` every ``checkpoint_every`` steps and at
             the end. ``resume`` (default ``run.resume``) continues from that checkpoint; the
-            result is bit-identical on CPU to an uninterrupted run.
+            weights, the logged values and the returned history are bit-identical on CPU to
+            an uninterrupted run's. A checkpoint of another fit (other data size, batch size,
+            seed, model) is refused.
         seed: seeds the batch order and torch's global RNG (dropout). Model initialization is
             the caller's (seed it before building the model).
         device: "auto" (CUDA when present), "cpu", "cuda", ...
 
+    Entry checks (``engine.preflight``): the optimizer must hold the model's parameters; one
+    batch of ``eval_data`` goes through the model and the metrics before training; the first
+    step checks the training batch (feature count, dtype; the error names the argument and
+    both shapes), the class labels of a cross-entropy-like loss against the model's outputs,
+    and that the loss is a one-element tensor with a graph.
+
     Raises ``NonFiniteLossError`` when the loss becomes NaN/Inf (the last good checkpoint is
-    kept) and ``ValueError``/``TypeError`` naming the argument on bad input.
+    kept), ``CheckpointWriteError`` (an ``OSError``) when a checkpoint cannot be written (the
+    previous one is kept), ``CheckpointError`` for a checkpoint that cannot be resumed from,
+    and ``ValueError``/``TypeError`` naming the argument on bad input.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -374,16 +302,23 @@ def fit(
     n = len(train[0])
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=")
-    batch_size = n if batch_size is None else _positive_int(batch_size, "batch_size")
-    log_every = _positive_int(log_every, "log_every")
+    batch_size = n if batch_size is None else positive_int(batch_size, "batch_size")
+    log_every = positive_int(log_every, "log_every")
     if eval_every is not None:
-        eval_every = _positive_int(eval_every, "eval_every")
+        eval_every = positive_int(eval_every, "eval_every")
     if metrics is not None and not isinstance(metrics, Mapping):
         raise TypeError("metrics must map a name to fn(output, y) -> scalar, "
                         f"got {type(metrics).__name__}")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"name must be letters, digits, '-', '_' or '.' (it names the "
                          f"checkpoint file), got {name!r}")
+    if callable(callbacks) or not isinstance(callbacks, Sequence):
+        raise TypeError(f"callbacks must be a list of callables cb(step, loss, model), got "
+                        f"{type(callbacks).__name__}")
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be callable cb(step, loss, model), got "
+                            f"{type(callback).__name__}")
     takes_model = getattr(loss_fn, "takes_model", False)
 
     device = resolve_device(device)
@@ -400,19 +335,19 @@ def fit(
 
     local_n = math.ceil(n / world_size)
     steps_per_epoch = math.ceil(local_n / (batch_size // world_size))
-    total = _positive_int(steps, "steps") if steps is not None else (
-        _positive_int(epochs, "epochs") * steps_per_epoch
+    total = positive_int(steps, "steps") if steps is not None else (
+        positive_int(epochs, "epochs") * steps_per_epoch
     )
-    checkpoint_every = (
-        _positive_int(checkpoint_every, "checkpoint_every")
-        if checkpoint_every is not None
-        else max(1, total // 10)
-    )
+    checkpoint_every = (positive_int(checkpoint_every, "checkpoint_every")
+                        if checkpoint_every is not None else max(1, total // 10))
 
     model.to(device)
     optimizer = _make_optimizer(optimizer, model)
-    if callable(scheduler) and not hasattr(scheduler, "step"):
-        scheduler = scheduler(optimizer)
+    check_optimizer(optimizer, model)
+    if scheduler is not None:
+        if callable(scheduler) and not hasattr(scheduler, "step"):
+            scheduler = scheduler(optimizer)
+        check_scheduler(scheduler, checkpointed=run is not None)
     train = tuple(t.to(device) for t in train)
     evaluation = None
     if eval_data is not None:
@@ -421,107 +356,87 @@ def fit(
             evaluation = (evaluation[0], evaluation[0])
     if metrics is None:
         metrics = {} if takes_model else {"loss": loss_fn}
+    ignore_index = None if takes_model else class_index_loss(loss_fn)
+    if evaluation is not None and metrics:
+        dry_evaluate(model, evaluation, metrics, batch_size, train[0], ignore_index)
 
-    checkpointer = Checkpointer(run, name)
-    resume = run.resume if (resume is None and run is not None) else bool(resume)
-    if resume and run is None:
-        raise ValueError("resume=True needs run= (the run folder holding the checkpoint)")
+    batches = BatchStream(train, batch_size, seed=seed, shuffle=shuffle, rank=rank,
+                          world_size=world_size)
     fingerprint = {
         "n": n, "batch_size": batch_size, "seed": seed, "world_size": world_size,
-        "parameters": [[key, list(p.shape)] for key, p in model.named_parameters()],
+        "parameters": parameter_shapes(model),
     }
-    start = 0
-    window_loss, window_steps = 0.0, 0
-    if resume and checkpointer.exists:
-        state = checkpointer.load(model, optimizer, scheduler, fingerprint=fingerprint)
-        start = int(state["step"])
-        window_loss, window_steps = float(state["window_loss"]), int(state["window_steps"])
-    else:
-        torch.manual_seed(seed)
-    history: list[dict[str, Any]] = []
-    if run is not None and resume:  # drop records past the checkpoint; keep the ones before
-        run.truncate_metrics(lambda r: r.get("fit") != name or r.get("step", 0) <= start)
-        history = [r for r in run.read_metrics() if r.get("fit") == name]
-    logged_losses = [r["train_loss"] for r in history if "train_loss" in r]
-    last_train_loss = logged_losses[-1] if logged_losses else float("nan")
-    evaluated_at = max((r["step"] for r in history if any(k.startswith("eval_") for k in r)),
-                       default=None)
+    evaluate = None
+    if evaluation is not None and metrics:
+        eval_batch = max(batch_size, 1000)
+
+        def evaluate() -> dict[str, float]:
+            return _evaluate(model, metrics, evaluation, eval_batch)
+
+    book = Bookkeeping(
+        name, total=total, run=run,
+        resume=run.resume if (resume is None and run is not None) else bool(resume),
+        states={"model": model, "optimizer": optimizer, "scheduler": scheduler,
+                "batches": batches},
+        fingerprint=fingerprint, log_every=log_every, eval_every=eval_every,
+        checkpoint_every=checkpoint_every, evaluate=evaluate, callbacks=callbacks,
+        guard={"train_loss": "the loss"}, rate=("samples_per_s", batch_size),
+        progress=progress, seed=seed,
+    )
 
     # optimizers that re-evaluate the loss inside step() (L-BFGS) get a closure
     needs_closure = getattr(optimizer, "requires_closure",
                             isinstance(optimizer, torch.optim.LBFGS))
     net = distributed.wrap(model, device) if is_distributed else model
 
-    def record(entry: dict[str, Any]) -> None:
-        entry = {"fit": name, **entry}
-        history.append(entry)
-        if run is not None:
-            run.log(entry)
+    def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss_fn(net, x, y) if takes_model else loss_fn(net(x), y)
 
-    def evaluate_and_record() -> dict[str, float]:
-        nonlocal evaluated_at
-        scores = _evaluate(model, metrics, evaluation, max(batch_size, 1000))
-        scores = {f"eval_{k}": v for k, v in scores.items()}
-        record({"step": step, **scores})
-        evaluated_at = step
-        return scores
+    def checked_loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The first step's loss, with every failure diagnosed (preflight)."""
+        if takes_model:
+            loss = loss_fn(net, x, y)
+        else:
+            try:
+                out = net(x)
+            except SHAPE_ERRORS as err:
+                raise forward_error(model, x, "train_data", err) from err
+            if ignore_index is not None and out.dim() >= 2:
+                check_labels(train[-1], out.shape[1], "train_data", ignore_index)
+            _check_targets(loss_fn, out, y)
+            try:
+                loss = loss_fn(out, y)
+            except (IndexError, RuntimeError) as err:
+                if "out of bounds" in str(err) and out.dim() >= 2:
+                    check_labels(y, out.shape[1], "train_data", -100)
+                raise
+        check_loss_value(loss)
+        return loss
 
-    batches = iterate_batches(
-        train, batch_size, seed=seed, shuffle=shuffle, start_step=start,
-        rank=rank, world_size=world_size,
-    )
-    bar = Progress(total, name, progress, per_step=batch_size)
-    window_start = time.perf_counter()
-    net.train()
-    step = start
-    try:
-        while step < total:
+    compute = checked_loss_of
+    with book:
+        net.train()
+        while not book.done:
             x, y = next(batches)
             if needs_closure:
 
-                def closure(x=x, y=y):
+                def closure(x=x, y=y, compute=compute):
                     optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(net, x, y) if takes_model else loss_fn(net(x), y)
+                    loss = compute(x, y)
                     loss.backward()
                     return loss
 
                 loss = optimizer.step(closure)
             else:
-                loss = loss_fn(net, x, y) if takes_model else loss_fn(net(x), y)
+                loss = compute(x, y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+            compute = loss_of
             if scheduler is not None:
                 scheduler.step()
             value = distributed.mean_over_ranks(loss) if is_distributed else loss.item()
-            step += 1
-            check_finite(value, step, name, checkpointer)
-            window_loss += value
-            window_steps += 1
-            if step % log_every == 0 or step == total:
-                elapsed = time.perf_counter() - window_start
-                last_train_loss = window_loss / window_steps
-                record({
-                    "step": step,
-                    "train_loss": last_train_loss,
-                    "samples_per_s": window_steps * batch_size / max(elapsed, 1e-9),
-                })
-                window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
-            if evaluation is not None and metrics and eval_every and step % eval_every == 0:
-                evaluate_and_record()
-            if step % checkpoint_every == 0 or step == total:
-                check_parameters_finite(model, step, name, checkpointer)
-                checkpointer.save(step, model, optimizer, scheduler, fingerprint=fingerprint,
-                                  window_loss=window_loss, window_steps=window_steps)
-            bar.update(step, f"loss {value:.4g}")
-    finally:
-        bar.close()
-
-    final: dict[str, float] = {"train_loss": last_train_loss}
-    if evaluation is not None and metrics:
-        if evaluated_at == step:
-            final.update({k: v for r in history if r["step"] == step for k, v in r.items()
-                          if k.startswith("eval_")})
-        else:
-            final.update(evaluate_and_record())
-    return FitResult(model=model, steps=step, history=history, metrics=final)
+            book.end_step({"train_loss": value}, loss=value, model=model,
+                          info=f"loss {value:.4g}")
+        final = {"train_loss": float("nan"), **book.finish()}
+    return FitResult(model=model, steps=book.step, history=book.history, metrics=final)

@@ -166,6 +166,30 @@ class Check:
                    note=note)
 
     @classmethod
+    def every(cls, description: str, parts: Sequence[Check], note: str = "") -> Check:
+        """One criterion judged on several items (every consecutive pair of step sizes, every
+        layer): failed when a part failed, passed when every part passed, undecided otherwise.
+        It shows the deciding part's numbers: the first failed part, else the first undecided
+        one, else the passed part nearest its threshold (smallest |value − threshold| − z·se)."""
+        parts = list(parts)
+        if not parts:
+            raise ValueError("every() needs at least one part")
+        failed = [p for p in parts if p.outcome == FAILED]
+        undecided = [p for p in parts if p.outcome == UNDECIDED]
+        if failed:
+            outcome, shown = FAILED, failed[0]
+        elif undecided:
+            outcome, shown = UNDECIDED, undecided[0]
+        else:
+            outcome, shown = PASSED, min(parts, key=_slack)
+        passed = len(parts) - len(failed) - len(undecided)
+        detail = f"{passed} of {len(parts)} passed; shown: {shown.description}"
+        if shown.note:
+            detail += f" ({shown.note})"
+        return cls(description, outcome, shown.value, shown.threshold, shown.comparison,
+                   shown.se, f"{note}; {detail}" if note else detail)
+
+    @classmethod
     def undecided(cls, description: str, note: str, value: Any = None,
                   threshold: Any = None, comparison: str | None = None) -> Check:
         """A check this preset cannot decide (``note`` says why, e.g. "full preset only")."""
@@ -186,6 +210,14 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _slack(check: Check) -> float:
+    """How far a decided numeric check is from its threshold: |value − threshold| − z·se."""
+    try:
+        return abs(float(check.value) - float(check.threshold)) - Z_95 * (check.se or 0.0)
+    except (TypeError, ValueError):
+        return math.inf
 
 
 def _short(value: Any) -> str:
@@ -282,6 +314,28 @@ def mean_and_se(values) -> tuple[float, float]:
     if n < 2:
         return mean, math.inf
     return mean, float(values.std(unbiased=True)) / math.sqrt(n)
+
+
+def t_quantile(df: int, *, comparisons: int = 1, alpha: float = 0.05) -> float:
+    """The z to pass to ``Check.compare`` for a mean over few seeds: the two-sided (1 − alpha)
+    Student-t quantile with ``df`` degrees of freedom (n − 1 for a mean of n values),
+    Bonferroni-corrected for ``comparisons`` (e.g. the pairs among which a best and a worst
+    were picked); inf for df < 1. With 2–3 seeds the standard error is itself uncertain, so the
+    normal 1.96 would overstate the evidence (t = 4.30 for 3 seeds)."""
+    from scipy.stats import t
+
+    return float(t.ppf(1 - alpha / 2 / comparisons, df)) if df >= 1 else math.inf
+
+
+def short_run(check: Check, done: int, budget: int, unit: str = "steps") -> Check:
+    """``check`` of a claim about a trained model, measured after ``done`` of the claim's
+    ``budget`` training steps: when ``done < budget`` a failure is no evidence against the claim
+    and becomes undecided (a pass stands)."""
+    if check.outcome != FAILED or done >= budget:
+        return check
+    note = (f"{done} < {budget} {unit}: a shorter run can pass this check, not fail it"
+            + (f" ({check.note})" if check.note else ""))
+    return dataclasses.replace(check, outcome=UNDECIDED, note=note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,5 +553,6 @@ def train_classifier(model, train_data, *, steps: int, batch_size: int, lr: floa
 __all__ = [
     "FAILED", "NOT_REPRODUCED", "PASSED", "REPRODUCED", "SECTIONS", "UNDECIDED", "Z_95",
     "Check", "ExperimentConfig", "Result", "Verdict", "field_types", "load_split",
-    "mean_and_se", "new_figure", "override", "save_figure", "train_classifier",
+    "mean_and_se", "new_figure", "override", "save_figure", "short_run", "t_quantile",
+    "train_classifier",
 ]

@@ -11,16 +11,16 @@ Algorithm 1 (Goodfellow et al. 2014), generalized to a loss pair (L_D, L_G):
         update G by descending ∇_θg L_G
         (BEGAN: k_t ← clip(k_t + λ_k (γ L(x) − L(G(z))), 0, 1))
 
-``train_gan`` composes the engine's pieces — ``iterate_batches`` (seeded real batches),
-``Checkpointer`` (bit-identical resume), ``Progress``, ``check_finite`` and ``Run`` logging — the
-same ones ``engine.fit`` is made of, with the alternation above as its step.
+``train_gan``'s loop body is the alternation above and nothing else: the seeded real batches
+are an ``engine.BatchStream``; logging window, history, evaluation schedule, fingerprinted
+checkpoints and bit-identical resume, the NaN/Inf guard, callbacks (the generator's EMA is an
+``engine.EMA``) and the progress bar are ``engine.Bookkeeping``'s — the same object
+``engine.fit`` uses.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engine import Checkpointer, Progress, Run, as_tensors, check_finite, iterate_batches
-from ..engine.devices import check_seed, make_generator, resolve_device
+from ..core.checks import positive_int, positive_number, unit_interval
+from ..core.rng import check_seed, make_generator
+from ..engine import EMA, BatchStream, Bookkeeping, Run, as_tensors, resolve_device
+from ..engine.checkpoint import parameter_shapes
+from ..engine.preflight import SHAPE_ERRORS, check_optimizer, check_scheduler, forward_error
 from .losses import GANLoss, make_loss
 
 # ---------------------------------------------------------------------------------------------
@@ -46,9 +49,7 @@ class Generator(nn.Module):
 
         super().__init__()
         shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
-        self.latent_dim = latent_dim
+        self.latent_dim = latent_dim = positive_int(latent_dim, "latent_dim")
         self.output_shape = shape
         self.net = MLP([latent_dim, *hidden, math.prod(shape)], activation=activation)
 
@@ -124,8 +125,8 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0, rng: torch.Generator 
     """n samples G(z), z ~ N(0, I), without gradients and in eval mode (noise from ``rng``, else
     a generator seeded ``seed``); returned on the CPU."""
     latent_dim = _latent_dim(generator, latent_dim)
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = positive_int(n, "n")
+    batch_size = positive_int(batch_size, "batch_size")
     device = next(generator.parameters()).device
     rng = rng if rng is not None else make_generator(seed, device)
     was_training = generator.training
@@ -143,27 +144,28 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0, rng: torch.Generator 
 def _latent_dim(generator: nn.Module, latent_dim: int | None) -> int:
     if latent_dim is None:
         latent_dim = getattr(generator, "latent_dim", None)
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-        raise ValueError("latent_dim must be a positive int (pass latent_dim=, or give the "
-                         f"generator a latent_dim attribute), got {latent_dim!r}")
-    return latent_dim
+    if latent_dim is None:
+        raise ValueError("latent_dim must be a positive int: pass latent_dim=, or give the "
+                         "generator a latent_dim attribute")
+    return positive_int(latent_dim, "latent_dim")
 
 
 # ---------------------------------------------------------------------------------------------
 # defaults and optimizers
 
 #: Per-loss defaults: the optimizer ("momentum" = SGD with momentum 0.9, as in Algorithm 1),
-#: its learning rate, the batch size m and the discriminator steps per generator step k.
-#: WGAN: Arjovsky et al.'s α = 5e-5 RMSProp, m = 64, n_critic = 5 (and c = 0.01 in the loss).
-#: WGAN-GP: Gulrajani et al.'s Adam(1e-4, β = (0, 0.9)), n_critic = 5. BEGAN: Adam 1e-4.
+#: its learning rate and the batch size m. The discriminator steps per generator step k
+#: (n_critic) belong to the loss: ``GANLoss.default_k`` (5 for the WGANs, 1 otherwise).
+#: WGAN: Arjovsky et al.'s α = 5e-5 RMSProp, m = 64 (n_critic = 5, c = 0.01 in the loss).
+#: WGAN-GP: Gulrajani et al.'s Adam(1e-4, β = (0, 0.9)) (n_critic = 5). BEGAN: Adam 1e-4.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "mm": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64, "k": 1},
-    "ns": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64, "k": 1},
-    "lsgan": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64, "k": 1},
-    "dragan": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64, "k": 1},
-    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "batch_size": 64, "k": 5},
-    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "batch_size": 64, "k": 5, "betas": (0.0, 0.9)},
-    "began": {"optimizer": "adam", "lr": 1e-4, "batch_size": 64, "k": 1, "betas": (0.5, 0.999)},
+    "mm": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64},
+    "ns": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64},
+    "lsgan": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64},
+    "dragan": {"optimizer": "momentum", "lr": 0.01, "batch_size": 64},
+    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "batch_size": 64},
+    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "batch_size": 64, "betas": (0.0, 0.9)},
+    "began": {"optimizer": "adam", "lr": 1e-4, "batch_size": 64, "betas": (0.5, 0.999)},
 }
 
 
@@ -177,8 +179,7 @@ def make_optimizer(optimizer, parameters, *, lr: float,
         if not isinstance(built, torch.optim.Optimizer):
             raise TypeError("an optimizer factory must return a torch.optim.Optimizer")
         return built
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    lr = positive_number(lr, "lr")
     if optimizer == "momentum":
         return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
     if optimizer == "sgd":
@@ -213,17 +214,6 @@ class GANResult:
     generator_ema: nn.Module | None = None
 
 
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{argument} must be a positive int, got {value!r}")
-    return value
-
-
-def _set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for parameter in module.parameters():
-        parameter.requires_grad_(flag)
-
-
 def train_gan(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -253,16 +243,18 @@ def train_gan(
     resume: bool | None = None,
     progress: bool | None = None,
     ema: float | None = None,
+    callbacks: Sequence[Callable] = (),
 ) -> GANResult:
     """Train ``generator`` G and ``discriminator`` D by Algorithm 1 (module docstring).
 
-    Arguments (defaults per loss in ``DEFAULTS``):
-        data: real examples X (N, ...) — a tensor, ``(X,)``, ``(X, y)`` (labels ignored) or a
-            ``TensorDataset``; batches of m = ``batch_size`` come from ``iterate_batches``
-            (seeded reshuffle every epoch), one batch per discriminator step.
+    Arguments (defaults per loss in ``DEFAULTS``; k from the loss):
+        data: real examples X (N, ...) — a floating tensor, ``(X,)``, ``(X, y)`` (labels
+            ignored) or a ``TensorDataset``; batches of m = ``batch_size`` come from a
+            ``BatchStream`` (seeded reshuffle every epoch), one batch per discriminator step.
         loss: "mm", "ns", "wgan", "wgan-gp", "lsgan", "dragan", "began" or a ``GANLoss``;
             ``loss_options`` its options (``clip``, ``lam``, ``gamma``, ...).
-        steps: generator iterations; ``k``: discriminator steps per generator step (n_critic).
+        steps: generator iterations; ``k``: discriminator steps per generator step (n_critic),
+            by default the loss's ``default_k`` (5 for the WGANs, else 1).
         pack: PacGAN packing (Lin et al. 2018): D judges ``pack`` samples at once, concatenated
             along the first feature axis ((m·pack, d) → (m, pack·d)), all real or all
             generated; each step then draws m·pack real and m·pack generated samples. D must
@@ -275,14 +267,24 @@ def train_gan(
         evaluate, eval_every: ``evaluate(G) -> {name: number}`` logged every ``eval_every``
             iterations and at the end (e.g. modes captured).
         run, name: records go to ``metrics.jsonl`` tagged ``fit=name``; the checkpoint
-            (both networks and optimizers, the noise generator, the loss's state) to
-            ``checkpoints/<name>.pt`` every ``checkpoint_every`` iterations and at the end;
-            ``resume`` (default ``run.resume``) continues from it, bit-identically on CPU.
+            (both networks and optimizers, the noise generator, the loss's state, the batch
+            position, the logging window, callbacks' states) to ``checkpoints/<name>.pt``
+            every ``checkpoint_every`` iterations and at the end; ``resume`` (default
+            ``run.resume``) continues from it — weights, logged values and returned history
+            bit-identical on CPU to an uninterrupted run's. A checkpoint written with another
+            data size, batch size, k, pack, loss, seed or networks is refused.
         seed: seeds the batch order, the noise p_z and penalties' randomness (one
             ``torch.Generator``), and torch's global RNG. Initialization is the caller's.
         ema: β in [0, 1) to also keep an exponential moving average of G's weights,
-            θ̄ ← β θ̄ + (1 − β) θ after every generator step (Yazıcı et al. 2019), returned as
-            ``generator_ema`` and checkpointed; it does not influence training. None: off.
+            θ̄ ← β θ̄ + (1 − β) θ after every generator step (Yazıcı et al. 2019; an
+            ``engine.EMA`` callback), returned as ``generator_ema`` and checkpointed; it does
+            not influence training. None: off.
+        callbacks: each called ``cb(step, g_loss, generator)`` after every generator step.
+
+    The bookkeeping (window, history, evaluation schedule, checkpoints, NaN guard, progress)
+    is ``engine.Bookkeeping``'s, as for ``engine.fit``. The first iteration checks that G's
+    output has the data's shape and that D accepts (packed) batches, with errors naming the
+    argument and both shapes.
 
     Raises ``engine.NonFiniteLossError`` when a loss becomes NaN/Inf.
     """
@@ -292,22 +294,30 @@ def train_gan(
     gan_loss = make_loss(loss, **(loss_options or {}))
     defaults = DEFAULTS.get(gan_loss.name, DEFAULTS["ns"])
     (real,) = as_tensors(data, "data")[:1]
+    if not real.is_floating_point():
+        raise TypeError(f"data must be a floating-point tensor, got dtype {real.dtype}")
+    if real.dim() < 2:
+        raise ValueError(f"data must have shape (N, features...), got {tuple(real.shape)}")
     if not torch.isfinite(real).all():
         raise ValueError("data contains NaN or Inf values")
     latent_dim = _latent_dim(generator, latent_dim)
-    if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (int, float))
-                            or not 0 <= ema < 1):
-        raise ValueError(f"ema must be None or a number in [0, 1), got {ema!r}")
-    steps = _positive_int(steps, "steps")
-    k = _positive_int(k if k is not None else defaults["k"], "k")
-    batch_size = _positive_int(batch_size if batch_size is not None else defaults["batch_size"],
-                               "batch_size")
-    log_every = _positive_int(log_every, "log_every")
-    pack = _positive_int(pack, "pack")
-    checkpoint_every = (_positive_int(checkpoint_every, "checkpoint_every")
+    callbacks = list(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be callable cb(step, loss, generator), got "
+                            f"{type(callback).__name__}")
+    if ema is not None:
+        ema = unit_interval(ema, "ema")
+    steps = positive_int(steps, "steps")
+    k = positive_int(k if k is not None else gan_loss.default_k, "k")
+    batch_size = positive_int(batch_size if batch_size is not None else defaults["batch_size"],
+                              "batch_size")
+    log_every = positive_int(log_every, "log_every")
+    pack = positive_int(pack, "pack")
+    checkpoint_every = (positive_int(checkpoint_every, "checkpoint_every")
                         if checkpoint_every is not None else max(1, steps // 10))
     if eval_every is not None:
-        eval_every = _positive_int(eval_every, "eval_every")
+        eval_every = positive_int(eval_every, "eval_every")
     lr = defaults["lr"] if lr is None else lr
     betas = betas if betas is not None else defaults.get("betas", (0.9, 0.999))
     optimizer = optimizer if optimizer is not None else defaults["optimizer"]
@@ -318,130 +328,134 @@ def train_gan(
     real = real.to(device)
     opt_d = make_optimizer(d_optimizer or optimizer, discriminator.parameters(), lr=lr, betas=betas)
     opt_g = make_optimizer(g_optimizer or optimizer, generator.parameters(), lr=lr, betas=betas)
-    sched_d = scheduler(opt_d) if scheduler is not None else None
-    sched_g = scheduler(opt_g) if scheduler is not None else None
-    noise = torch.Generator(device=device)
-    noise.manual_seed(seed)
-
-    # One "model" and one "optimizer" for the engine's Checkpointer; the rest rides as extras.
-    players = nn.ModuleDict({"generator": generator, "discriminator": discriminator})
-    averaged = None
+    check_optimizer(opt_d, discriminator, "d_optimizer")
+    check_optimizer(opt_g, generator, "g_optimizer")
+    sched_d = sched_g = None
+    if scheduler is not None:
+        checkpointed = run is not None
+        sched_d = check_scheduler(scheduler(opt_d), "scheduler", checkpointed)
+        sched_g = check_scheduler(scheduler(opt_g), "scheduler", checkpointed)
+    noise = make_generator(seed, device)
+    batches = BatchStream((real,), batch_size * pack, seed=seed)
     if ema is not None:
-        averaged = copy.deepcopy(generator).requires_grad_(False)
-        players["generator_ema"] = averaged
-    checkpointer = Checkpointer(run, name)
-    resume = run.resume if (resume is None and run is not None) else bool(resume)
-    start = 0
-    if resume and checkpointer.exists:
-        state = checkpointer.load(players, opt_d, sched_d)
-        start = int(state["step"])
-        opt_g.load_state_dict(state["g_optimizer"])
-        if sched_g is not None and "g_scheduler" in state:
-            sched_g.load_state_dict(state["g_scheduler"])
-        noise.set_state(state["noise_rng"].to(noise.get_state().device))
-        gan_loss.load_state_dict(state["loss_state"])
-        if run is not None:
-            run.truncate_metrics(lambda r: r.get("fit") != name or r.get("step", 0) <= start)
-    else:
-        torch.manual_seed(seed)
+        averaged = EMA(generator, ema)
+        callbacks.append(averaged)
 
-    def save(step: int) -> None:
-        extra = {"g_optimizer": opt_g.state_dict(), "noise_rng": noise.get_state(),
-                 "loss_state": gan_loss.state_dict()}
-        if sched_g is not None:
-            extra["g_scheduler"] = sched_g.state_dict()
-        checkpointer.save(step, players, opt_d, sched_d, **extra)
-
-    history: list[dict[str, Any]] = []
-
-    def record(entry: dict[str, Any]) -> None:
-        entry = {"fit": name, **entry}
-        history.append(entry)
-        if run is not None:
-            run.log(entry)
-
-    def evaluation(step: int) -> dict[str, float]:
-        scores = {f"eval_{key}": float(value) for key, value in evaluate(generator).items()}
+    def evaluation() -> dict[str, float]:
+        scores = evaluate(generator)
         generator.train()
-        record({"step": step, **scores})
         return scores
+
+    book = Bookkeeping(
+        name, total=steps, run=run,
+        resume=run.resume if (resume is None and run is not None) else bool(resume),
+        states={"generator": generator, "discriminator": discriminator,
+                "d_optimizer": opt_d, "g_optimizer": opt_g, "d_scheduler": sched_d,
+                "g_scheduler": sched_g, "noise_rng": noise, "loss": gan_loss,
+                "batches": batches},
+        fingerprint={"n": len(real), "batch_size": batch_size, "k": k, "pack": pack,
+                     "seed": seed, "loss": gan_loss.name, "latent_dim": latent_dim,
+                     "ema": ema, "generator": parameter_shapes(generator),
+                     "discriminator": parameter_shapes(discriminator)},
+        log_every=log_every, eval_every=eval_every, checkpoint_every=checkpoint_every,
+        evaluate=evaluation if evaluate is not None else None, callbacks=callbacks,
+        guard={"d_loss": "the discriminator's loss", "g_loss": "the generator's loss"},
+        rate=("iterations_per_s", 1), progress=progress, seed=seed,
+    )
 
     def packed(samples: torch.Tensor) -> torch.Tensor:
         if pack == 1:
             return samples
         return samples.reshape(len(samples) // pack, pack * samples.shape[1], *samples.shape[2:])
 
-    batches = iterate_batches((real,), batch_size * pack, seed=seed, start_step=start * k)
-    bar = Progress(steps, name, progress)
-    window: dict[str, float] = {}
-    window_steps, window_start = 0, time.perf_counter()
-    last: dict[str, float] = {}
+    def real_batch() -> torch.Tensor:
+        (x,) = next(batches)
+        if len(x) % pack:  # a short last batch of an epoch
+            x = x[: len(x) - len(x) % pack] if len(x) >= pack else next(batches)[0]
+        return x
+
+    # the first discriminator step checks its inputs (G's output shape, D's input size)
+    generate, d_loss_of = _checked_generate, _checked_discriminator_loss
     generator.train()
     discriminator.train()
-    step = start
     try:
-        while step < steps:
-            # k discriminator steps (G fixed: its samples carry no graph)
-            _set_requires_grad(discriminator, True)
-            for _ in range(k):
-                (x,) = next(batches)
-                if len(x) % pack:  # a short last batch of an epoch
-                    x = x[: len(x) - len(x) % pack] if len(x) >= pack else next(batches)[0]
-                z = torch.randn(len(x), latent_dim, generator=noise, device=device)
-                with torch.no_grad():
-                    fake = generator(z)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss, d_stats = gan_loss.discriminator_loss(discriminator, packed(x),
-                                                              packed(fake), noise)
-                d_loss.backward()
-                opt_d.step()
-                gan_loss.after_discriminator_step(discriminator)
-            # one generator step (D fixed: no gradients for its weights)
-            _set_requires_grad(discriminator, False)
-            z = torch.randn(batch_size * pack, latent_dim, generator=noise, device=device)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss, g_stats = gan_loss.generator_loss(discriminator, packed(generator(z)))
-            g_loss.backward()
-            opt_g.step()
-            if averaged is not None:
-                with torch.no_grad():
-                    ema_params = list(averaged.parameters())
-                    torch._foreach_lerp_(ema_params, list(generator.parameters()), 1.0 - ema)
-                    for mean_buffer, buffer in zip(averaged.buffers(), generator.buffers(),
-                                                   strict=True):
-                        mean_buffer.copy_(buffer)
-            loss_stats = gan_loss.after_generator_step()
-            if sched_d is not None:
-                sched_d.step()
-                sched_g.step()
-            step += 1
-            d_value, g_value = float(d_loss.detach()), float(g_loss.detach())
-            check_finite(d_value, step, f"{name} (discriminator)", checkpointer)
-            check_finite(g_value, step, f"{name} (generator)", checkpointer)
-            values = {"d_loss": d_value, "g_loss": g_value, **d_stats, **g_stats}
-            for key, value in values.items():
-                window[key] = window.get(key, 0.0) + float(value)
-            window_steps += 1
-            if step % log_every == 0 or step == steps:
-                elapsed = time.perf_counter() - window_start
-                last = {key: total / window_steps for key, total in window.items()}
-                last.update(loss_stats)
-                record({"step": step, **last,
-                        "iterations_per_s": window_steps / max(elapsed, 1e-9)})
-                window, window_steps, window_start = {}, 0, time.perf_counter()
-            if evaluate is not None and eval_every and step % eval_every == 0:
-                evaluation(step)
-            if step % checkpoint_every == 0 or step == steps:
-                save(step)
-            bar.update(step, f"D {d_value:.3g} G {g_value:.3g}")
+        with book:
+            while not book.done:
+                # k discriminator steps (G fixed: its samples carry no graph)
+                discriminator.requires_grad_(True)
+                for _ in range(k):
+                    x = real_batch()
+                    z = torch.randn(len(x), latent_dim, generator=noise, device=device)
+                    with torch.no_grad():
+                        fake = generate(generator, z, x)
+                    opt_d.zero_grad(set_to_none=True)
+                    d_loss, d_stats = d_loss_of(gan_loss, discriminator, packed(x), packed(fake),
+                                                noise, pack)
+                    d_loss.backward()
+                    opt_d.step()
+                    gan_loss.after_discriminator_step(discriminator)
+                    generate, d_loss_of = _generate, _discriminator_loss
+                # one generator step (D fixed: no gradients for its weights)
+                discriminator.requires_grad_(False)
+                z = torch.randn(batch_size * pack, latent_dim, generator=noise, device=device)
+                opt_g.zero_grad(set_to_none=True)
+                g_loss, g_stats = gan_loss.generator_loss(discriminator, packed(generator(z)))
+                g_loss.backward()
+                opt_g.step()
+                loss_stats = gan_loss.after_generator_step()
+                if sched_d is not None:
+                    sched_d.step()
+                    sched_g.step()
+                d_value, g_value = float(d_loss.detach()), float(g_loss.detach())
+                book.end_step({"d_loss": d_value, "g_loss": g_value, **d_stats, **g_stats},
+                              latest=loss_stats, loss=g_value, model=generator,
+                              info=f"D {d_value:.3g} G {g_value:.3g}")
+            final = book.finish()
     finally:
-        _set_requires_grad(discriminator, True)
-        bar.close()
+        discriminator.requires_grad_(True)
+    return GANResult(generator, discriminator, book.step, gan_loss, opt_d, opt_g, book.history,
+                     final, averaged.module if ema is not None else None)
 
-    final = dict(last)
-    if evaluate is not None and not (eval_every and step % eval_every == 0 and step > start):
-        final.update(evaluation(step))
-    elif evaluate is not None:
-        final.update({key: value for key, value in history[-1].items() if key.startswith("eval_")})
-    return GANResult(generator, discriminator, step, gan_loss, opt_d, opt_g, history, final,
-                     averaged)
+
+def _generate(generator: nn.Module, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return generator(z)
+
+
+def _checked_generate(generator: nn.Module, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """G(z) for the first batch, with a clear error when G cannot take z or its output does
+    not look like a data example x."""
+    try:
+        fake = generator(z)
+    except SHAPE_ERRORS as err:
+        raise forward_error(generator, z, "latent_dim", err, what="the generator") from err
+    if not isinstance(fake, torch.Tensor) or fake.shape[1:] != x.shape[1:]:
+        shape = tuple(fake.shape) if isinstance(fake, torch.Tensor) else type(fake).__name__
+        raise ValueError(
+            f"generator: G(z) has shape {shape} for {len(z)} noise vectors, but the data's "
+            f"rows have shape {tuple(x.shape[1:])}: the generator's output must look like one "
+            "data example")
+    return fake
+
+
+def _discriminator_loss(gan_loss: GANLoss, discriminator: nn.Module, real: torch.Tensor,
+                        fake: torch.Tensor, rng: torch.Generator, pack: int):
+    return gan_loss.discriminator_loss(discriminator, real, fake, rng)
+
+
+def _checked_discriminator_loss(gan_loss: GANLoss, discriminator: nn.Module,
+                                real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator,
+                                pack: int):
+    """The first discriminator loss; when it fails because D cannot take the (packed) batch,
+    say so with both shapes."""
+    try:
+        return gan_loss.discriminator_loss(discriminator, real, fake, rng)
+    except SHAPE_ERRORS as err:
+        try:
+            with torch.no_grad():
+                discriminator(real)
+        except SHAPE_ERRORS as forward_err:
+            argument = "discriminator" if pack == 1 else (
+                f"discriminator (pack={pack}: D judges {pack} samples concatenated per input)")
+            raise forward_error(discriminator, real, argument, forward_err,
+                                what="the discriminator") from err
+        raise

@@ -45,12 +45,13 @@ Corrections to the course's table (the code is right):
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..core import checks
 
 # ---------------------------------------------------------------------------------------------
 # checks
@@ -69,13 +70,6 @@ def _scores(values: torch.Tensor, argument: str) -> torch.Tensor:
         raise ValueError(f"{argument} must have shape (N,) or (N, 1) with N > 0, got "
                          f"{tuple(values.shape)}")
     return values
-
-
-def _positive(value: float, argument: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 \
-            or not math.isfinite(value):
-        raise ValueError(f"{argument} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _batch(values: torch.Tensor, argument: str) -> torch.Tensor:
@@ -155,7 +149,7 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 def clip_weights(module: nn.Module, clip: float = 0.01) -> None:
     """WGAN's Lipschitz constraint: w ← clip(w, −c, c) for every parameter, c = ``clip``."""
-    clip = _positive(clip, "clip")
+    clip = checks.positive_number(clip, "clip")
     with torch.no_grad():
         for parameter in module.parameters():
             parameter.clamp_(-clip, clip)
@@ -227,7 +221,7 @@ def dragan_penalty(
     if noise_std is None:
         noise_std = 0.5 * float(real.detach().std())
     else:
-        noise_std = _positive(noise_std, "noise_std")
+        noise_std = checks.positive_number(noise_std, "noise_std")
     noise = torch.randn(real.shape, generator=rng, device=real.device, dtype=real.dtype)
     points = real.detach() + noise_std * noise
     return ((input_gradient_norms(discriminator, points) - target) ** 2).mean()
@@ -282,11 +276,14 @@ def began_update_k(k: float, real_l1: float, fake_l1: float, gamma: float = 0.5,
                    lambda_k: float = 0.001) -> float:
     """k_{t+1} = clip(k_t + λ_k (γ L(x) − L(x̂)), 0, 1): the proportional control keeping
     E L(x̂) = γ E L(x); γ = ``gamma`` (the diversity ratio), λ_k = ``lambda_k``."""
+    gamma = checks.positive_number(gamma, "gamma")
+    lambda_k = checks.positive_number(lambda_k, "lambda_k")
     return min(1.0, max(0.0, float(k) + lambda_k * (gamma * float(real_l1) - float(fake_l1))))
 
 
 def began_convergence(real_l1: float, fake_l1: float, gamma: float = 0.5) -> float:
     """BEGAN's convergence measure M_global = L(x) + |γ L(x) − L(x̂)|."""
+    gamma = checks.positive_number(gamma, "gamma")
     return float(real_l1) + abs(gamma * float(real_l1) - float(fake_l1))
 
 
@@ -364,7 +361,7 @@ class WassersteinLoss(GANLoss):
     default_k = 5
 
     def __init__(self, clip: float = 0.01):
-        self.clip = _positive(clip, "clip")
+        self.clip = checks.positive_number(clip, "clip")
 
     def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_scores, fake_scores = discriminator(real), discriminator(fake)
@@ -389,7 +386,7 @@ class WassersteinGPLoss(GANLoss):
     default_k = 5
 
     def __init__(self, lam: float = 10.0):
-        self.lam = _positive(lam, "lam")
+        self.lam = checks.positive_number(lam, "lam")
 
     def discriminator_loss(self, discriminator, real, fake, rng=None):
         real_scores, fake_scores = discriminator(real), discriminator(fake)
@@ -426,8 +423,9 @@ class DraganLoss(GANLoss):
 
     def __init__(self, lam: float = 10.0, noise_std: float | None = None,
                  saturating: bool = False, base: str = "gan"):
-        self.lam = _positive(lam, "lam")
-        self.noise_std = None if noise_std is None else _positive(noise_std, "noise_std")
+        self.lam = checks.positive_number(lam, "lam")
+        self.noise_std = (None if noise_std is None
+                          else checks.positive_number(noise_std, "noise_std"))
         if base not in ("gan", "wgan"):
             raise ValueError(f"base must be 'gan' or 'wgan', got {base!r}")
         self.saturating, self.base = bool(saturating), base
@@ -464,8 +462,8 @@ class BeganLoss(GANLoss):
     output_like_input = True
 
     def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k: float = 0.0):
-        self.gamma = _positive(gamma, "gamma")
-        self.lambda_k = _positive(lambda_k, "lambda_k")
+        self.gamma = checks.positive_number(gamma, "gamma")
+        self.lambda_k = checks.positive_number(lambda_k, "lambda_k")
         if not 0.0 <= float(k) <= 1.0:
             raise ValueError(f"k must lie in [0, 1], got {k!r}")
         self.k = float(k)

@@ -7,7 +7,7 @@ centers μ_k and per-coordinate standard deviation σ:
 - a mode is **captured** if it is the nearest mode of at least one high-quality sample;
 - **reverse KL** = KL(p̂ ‖ uniform) = Σ_k p̂_k log(K p̂_k), where p̂ is the histogram over the K
   modes of the nearest-mode assignments of the high-quality samples (0 when every mode gets the
-  same share, log K when all fall in one mode).
+  same share, log K when all fall in one mode); undefined (None) without high-quality samples.
 
 The papers draw 2,500 samples from the generator.
 
@@ -20,11 +20,15 @@ The features here come from a small digits classifier that deepnotes trains once
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ..core import checks
+from ..data import cache_dir, digits
+from ..engine import fit, load_checkpoint, resolve_device, save_checkpoint
+from ..engine.checkpoint import CheckpointError
 
 MODE_SAMPLES = 2500
 
@@ -32,15 +36,16 @@ MODE_SAMPLES = 2500
 @dataclass(frozen=True)
 class ModeCoverage:
     """``modes`` captured (of ``total_modes``), ``high_quality`` fraction of samples in [0, 1],
-    ``reverse_kl`` in nats, and ``counts``: high-quality samples per mode."""
+    ``reverse_kl`` in nats (None when no sample is of high quality: p̂ is then undefined), and
+    ``counts``: high-quality samples per mode."""
 
     modes: int
     total_modes: int
     high_quality: float
-    reverse_kl: float
+    reverse_kl: float | None
     counts: torch.Tensor
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return {"modes": self.modes, "high_quality": self.high_quality,
                 "reverse_kl": self.reverse_kl}
 
@@ -52,15 +57,15 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
     ``samples`` (N×2), ``centers`` (K×2) the mode centers μ_k, ``std`` = σ, ``threshold`` = 3
     (high quality means ‖x − μ_nearest‖₂ ≤ threshold·σ).
     """
-    if not isinstance(samples, torch.Tensor) or samples.dim() != 2 or len(samples) == 0:
-        raise ValueError(f"samples must be an (N, d) tensor with N > 0, got "
-                         f"{getattr(samples, 'shape', type(samples).__name__)}")
-    if not isinstance(centers, torch.Tensor) or centers.dim() != 2 \
-            or centers.shape[1] != samples.shape[1]:
-        raise ValueError(f"centers must be a (K, {samples.shape[1]}) tensor, got "
-                         f"{getattr(centers, 'shape', type(centers).__name__)}")
-    if not (isinstance(std, (int, float)) and std > 0):
-        raise ValueError(f"std must be > 0, got {std!r}")
+    checks.tensor(samples, "samples", ndim=2)
+    if len(samples) == 0:
+        raise ValueError("samples must hold at least one sample, got shape (0, d)")
+    checks.tensor(centers, "centers", ndim=2)
+    if centers.shape[1] != samples.shape[1]:
+        raise ValueError(f"centers must be a (K, {samples.shape[1]}) tensor like the samples, got "
+                         f"{tuple(centers.shape)}")
+    std = checks.positive_number(std, "std")
+    threshold = checks.positive_number(threshold, "threshold")
     samples = samples.detach().to(torch.float64).cpu()
     centers = centers.detach().to(torch.float64).cpu()
     finite = torch.isfinite(samples).all(dim=1)
@@ -73,7 +78,7 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
         share = counts.to(torch.float64) / total
         reverse_kl = float(torch.special.xlogy(share, share * len(centers)).sum())
     else:
-        reverse_kl = math.nan
+        reverse_kl = None
     return ModeCoverage(int((counts > 0).sum()), len(centers), total / len(samples), reverse_kl,
                         counts)
 
@@ -154,10 +159,6 @@ def digits_classifier(*, cache: bool = True,
     """The digits feature network, trained with ``engine.fit`` (Adam, fixed recipe, seed 0) on
     the digits training split and cached under ``data.cache_dir()`` (loaded with
     ``weights_only=True`` afterwards). Test accuracy is ≈ 97%."""
-    from ..data import cache_dir, digits
-    from ..engine import fit, load_checkpoint, resolve_device, save_checkpoint
-    from ..engine.checkpoint import CheckpointError
-
     recipe = _CLASSIFIER_RECIPE
     key = hashlib.sha256(repr(sorted(recipe.items())).encode()).hexdigest()[:16]
     path = cache_dir() / f"digits-classifier-{key}.pt"
@@ -191,6 +192,17 @@ def classifier_features(classifier: DigitsClassifier, images: torch.Tensor,
     with torch.no_grad():
         return torch.cat([classifier.features(images[i:i + batch_size].to(device)).cpu()
                           for i in range(0, len(images), batch_size)])
+
+
+def class_shares(classifier: DigitsClassifier, images: torch.Tensor,
+                 batch_size: int = 1000) -> torch.Tensor:
+    """The share of ``images`` (N×1×8×8) that ``classifier`` assigns to each of the 10 digits
+    (a float64 tensor of 10 values summing to 1): a collapsed generator puts most of its mass
+    on a few digits."""
+    features = classifier_features(classifier, images, batch_size)
+    with torch.no_grad():
+        labels = classifier.head(features.to(next(classifier.parameters()).device)).argmax(1)
+    return torch.bincount(labels.cpu(), minlength=10).to(torch.float64) / len(images)
 
 
 def digits_frechet_distance(images1: torch.Tensor, images2: torch.Tensor,

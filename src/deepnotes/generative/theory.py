@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from ..core import checks
+
 
 def _densities(p_d: torch.Tensor, p_g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     for name, p in (("p_d", p_d), ("p_g", p_g)):
@@ -33,15 +35,13 @@ def _densities(p_d: torch.Tensor, p_g: torch.Tensor) -> tuple[torch.Tensor, torc
 
 
 def _dx(dx: float) -> float:
-    if not isinstance(dx, (int, float)) or isinstance(dx, bool) or not dx > 0:
-        raise ValueError(f"dx must be the grid spacing, a number > 0, got {dx!r}")
-    return float(dx)
+    """The grid spacing Δx, a number > 0."""
+    return checks.positive_number(dx, "dx")
 
 
 def gaussian_density(x: torch.Tensor, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
     """N(x; μ, σ²) = exp(−(x − μ)²/(2σ²)) / (σ√(2π)), μ = ``mean``, σ = ``std``."""
-    if not std > 0:
-        raise ValueError(f"std must be > 0, got {std!r}")
+    std = checks.positive_number(std, "std")
     return torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..core import checks
 from .functional import _check_tensor, logistic
 
 __all__ = [
@@ -28,14 +29,6 @@ __all__ = [
     "ParametricLeakyReLU", "ReLU", "Tanh", "absolute_rectification", "leaky_relu", "logistic",
     "parametric_leaky_relu", "make_activation", "relu", "tanh",
 ]
-
-
-def _check_alpha(alpha, argument: str = "alpha") -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"{argument} must be a number, got {type(alpha).__name__}")
-    if alpha != alpha or alpha in (float("inf"), float("-inf")):
-        raise ValueError(f"{argument} must be finite, got {alpha}")
-    return float(alpha)
 
 
 def relu(z: torch.Tensor) -> torch.Tensor:
@@ -53,7 +46,7 @@ def absolute_rectification(z: torch.Tensor) -> torch.Tensor:
 def leaky_relu(z: torch.Tensor, alpha: float = 0.01) -> torch.Tensor:
     """Leaky ReLU with a fixed slope ``alpha`` = α: σ(z) = α·min(0, z) + max(0, z)."""
     z = _check_tensor(z, "z")
-    alpha = _check_alpha(alpha)
+    alpha = checks.real(alpha, "alpha")
     return torch.where(z > 0, z, alpha * z)
 
 
@@ -111,7 +104,7 @@ class LeakyReLU(nn.Module):
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
-        self.alpha = _check_alpha(alpha)
+        self.alpha = checks.real(alpha, "alpha")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return leaky_relu(z, self.alpha)
@@ -129,9 +122,8 @@ class ParametricLeakyReLU(nn.Module):
 
     def __init__(self, num_channels: int = 1, init: float = 0.25, channel_dim: int = 1):
         super().__init__()
-        if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels <= 0:
-            raise ValueError(f"num_channels must be a positive int, got {num_channels!r}")
-        self.alpha = nn.Parameter(torch.full((num_channels,), _check_alpha(init, "init")))
+        num_channels = checks.positive_int(num_channels, "num_channels")
+        self.alpha = nn.Parameter(torch.full((num_channels,), checks.real(init, "init")))
         self.channel_dim = channel_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core import checks
+
 __all__ = [
     "Conv1d", "Conv2d", "conv_output_size", "convolution", "convolution1d", "convolution2d",
     "cross_correlation", "cross_correlation1d", "cross_correlation2d",
@@ -42,16 +44,19 @@ PADDING_MODES = ("valid", "same", "full")
 
 
 def _int_tuple(value, n: int, argument: str, minimum: int) -> tuple[int, ...]:
-    values = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else value
-    if (
-        not isinstance(values, (tuple, list))
-        or len(values) != n
-        or any(isinstance(v, bool) or not isinstance(v, int) for v in values)
-    ):
-        raise TypeError(f"{argument} must be an int or a tuple of {n} ints, got {value!r}")
+    """``n`` ints ≥ ``minimum`` from one int (any integer type, ``core.checks.integer``) or a
+    tuple/list of n of them."""
+    values = value if isinstance(value, (tuple, list)) else (value,) * n
+    try:
+        if len(values) != n:
+            raise TypeError
+        values = tuple(checks.integer(v, argument) for v in values)
+    except TypeError:
+        raise TypeError(f"{argument} must be an int or a tuple of {n} ints, got "
+                        f"{value!r}") from None
     if any(v < minimum for v in values):
         raise ValueError(f"{argument} must be >= {minimum}, got {value!r}")
-    return tuple(values)
+    return values
 
 
 def _paddings(padding, kernel, stride, dilation) -> list[tuple[int, int]]:
@@ -200,9 +205,8 @@ class _ConvNd(nn.Module):
                  dilation=1, bias: bool = True, flip_kernel: bool = False, *,
                  device=None, dtype=None, rng: torch.Generator | None = None):
         super().__init__()
-        for value, argument in ((in_channels, "in_channels"), (out_channels, "out_channels")):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{argument} must be a positive int, got {value!r}")
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        out_channels = checks.positive_int(out_channels, "out_channels")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _int_tuple(kernel_size, self.dims, "kernel_size", 1)
         self.stride = _int_tuple(stride, self.dims, "stride", 1)

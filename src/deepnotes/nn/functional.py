@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import torch
 
+from ..core import checks
+
 
 def _check_tensor(value, argument: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{argument} must be a torch.Tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{argument} must be a floating-point tensor, got dtype {value.dtype}")
-    return value
+    return checks.tensor(value, argument, floating=True)
 
 
 def _check_dim(dim, tensor: torch.Tensor) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    dim = checks.integer(dim, "dim")
     if tensor.dim() == 0 or not -tensor.dim() <= dim < tensor.dim():
         raise ValueError(f"dim={dim} is out of range for a tensor of shape {tuple(tensor.shape)}")
     return dim

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ..core import checks
+from ..core.rng import check_seed
 from .activations import make_activation
 
 __all__ = [
@@ -30,8 +32,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 def build_seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
     """``factory()`` with torch's global RNG seeded to ``seed`` (so the initialization is
     reproducible), leaving the caller's RNG state as it was."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return factory()
@@ -70,8 +71,8 @@ class MLP(nn.Sequential):
 
     def __init__(self, sizes: Sequence[int], activation="relu",
                  batch_norm: bool | Callable[[int], nn.Module] = False):
-        sizes = list(sizes)
-        if len(sizes) < 2 or any(not isinstance(s, int) or s <= 0 for s in sizes):
+        sizes = [checks.positive_int(s, "sizes") for s in sizes]
+        if len(sizes) < 2:
             raise ValueError(f"sizes must be >= 2 positive ints (input, ..., output), got {sizes}")
         layers: list[nn.Module] = [nn.Flatten()]
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -98,20 +99,21 @@ class CNN1d(nn.Module):
                  channels: int = 25, kernel_size: int | Sequence[int] = (5, 3, 3),
                  stride: int = 2, layers: int | None = None, padding: int = 1):
         super().__init__()
-        if isinstance(kernel_size, int):
-            kernels = [kernel_size] * (3 if layers is None else layers)
-        else:
-            kernels = list(kernel_size)
+        layers = None if layers is None else checks.positive_int(layers, "layers")
+        if isinstance(kernel_size, Sequence):
+            kernels = [checks.positive_int(k, "kernel_size") for k in kernel_size]
             if layers is not None and layers != len(kernels):
                 raise ValueError(f"layers={layers} but kernel_size gives {len(kernels)} kernels")
-        if not kernels or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0
-                              for k in kernels):
+        else:
+            kernels = [checks.positive_int(kernel_size, "kernel_size")] * (layers or 3)
+        if not kernels:
             raise ValueError(f"kernel_size must be a positive int or ints, got {kernel_size!r}")
-        for value, argument in ((length, "length"), (in_channels, "in_channels"),
-                                (num_classes, "num_classes"), (channels, "channels"),
-                                (stride, "stride")):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{argument} must be a positive int, got {value!r}")
+        length = checks.positive_int(length, "length")
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        num_classes = checks.positive_int(num_classes, "num_classes")
+        channels = checks.positive_int(channels, "channels")
+        stride = checks.positive_int(stride, "stride")
+        padding = checks.nonnegative_int(padding, "padding")
         convs: list[nn.Module] = []
         size, fan_in = length, in_channels
         for kernel in kernels:
@@ -143,6 +145,11 @@ class CNN2d(nn.Module):
                  channels: Sequence[int] = (32, 64),
                  batch_norm: bool | Callable[[int], nn.Module] = False):
         super().__init__()
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        num_classes = checks.positive_int(num_classes, "num_classes")
+        channels = [checks.positive_int(c, "channels") for c in channels]
+        if not channels:
+            raise ValueError("channels must list at least one block width, got none")
         blocks: list[nn.Module] = []
         fan_in = in_channels
         for i, width in enumerate(channels):

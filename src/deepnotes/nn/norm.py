@@ -21,22 +21,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..core import checks
+
 __all__ = ["BatchNorm", "BatchNorm1d", "BatchNorm2d", "batch_norm"]
 
 
 def _check_momentum(momentum) -> float | None:
-    if momentum is None:
-        return None
-    if (isinstance(momentum, bool) or not isinstance(momentum, (int, float))
-            or not 0 <= momentum <= 1):
-        raise ValueError(f"momentum must be a number in [0, 1] or None, got {momentum!r}")
-    return float(momentum)
-
-
-def _check_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ValueError(f"eps must be a positive number, got {eps!r}")
-    return float(eps)
+    """None (cumulative average) or a number in [0, 1]."""
+    return None if momentum is None else checks.probability(momentum, "momentum")
 
 
 def batch_norm(
@@ -61,7 +53,7 @@ def batch_norm(
         raise TypeError("x must be a floating-point torch.Tensor")
     if x.dim() < 2:
         raise ValueError(f"x must be (N, C) or (N, C, *spatial), got shape {tuple(x.shape)}")
-    momentum, eps = _check_momentum(momentum), _check_eps(eps)
+    momentum, eps = _check_momentum(momentum), checks.positive_number(eps, "eps")
     channels = x.shape[1]
     for tensor, argument in ((running_mean, "running_mean"), (running_var, "running_var"),
                              (weight, "weight"), (bias, "bias")):
@@ -119,10 +111,8 @@ class BatchNorm(nn.Module):
                  affine: bool = True, track_running_stats: bool = True, *, device=None,
                  dtype=None):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        self.num_features = num_features
-        self.eps = _check_eps(eps)
+        self.num_features = num_features = checks.positive_int(num_features, "num_features")
+        self.eps = checks.positive_number(eps, "eps")
         self.momentum = _check_momentum(momentum)
         self.affine = affine
         self.track_running_stats = track_running_stats

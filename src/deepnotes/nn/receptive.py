@@ -23,16 +23,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..core import checks
+
 __all__ = [
     "ConvLayer", "ReceptiveField", "filter_size_tradeoff", "layers_for_receptive_field",
     "receptive_field", "stack_parameters",
 ]
-
-
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{argument} must be a positive int, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -44,9 +40,8 @@ class ConvLayer:
     dilation: int = 1
 
     def __post_init__(self):
-        _positive_int(self.kernel, "kernel")
-        _positive_int(self.stride, "stride")
-        _positive_int(self.dilation, "dilation")
+        for field in ("kernel", "stride", "dilation"):  # stored as Python ints
+            object.__setattr__(self, field, checks.positive_int(getattr(self, field), field))
 
 
 @dataclass(frozen=True)
@@ -67,15 +62,18 @@ def _as_layers(layers) -> list[ConvLayer]:
     for position, layer in enumerate(layers):
         if isinstance(layer, ConvLayer):
             out.append(layer)
-        elif isinstance(layer, int) and not isinstance(layer, bool):
-            out.append(ConvLayer(layer))
         elif isinstance(layer, Mapping):
             out.append(ConvLayer(**layer))
-        elif isinstance(layer, Sequence) and 1 <= len(layer) <= 3:
+        elif isinstance(layer, Sequence) and not isinstance(layer, str) and 1 <= len(layer) <= 3:
             out.append(ConvLayer(*layer))
         else:
-            raise TypeError(f"layers[{position}] must be a ConvLayer, an int kernel, a "
-                            f"(kernel, stride, dilation) tuple or a dict, got {layer!r}")
+            try:
+                kernel = checks.integer(layer, f"layers[{position}]")
+            except TypeError:
+                raise TypeError(f"layers[{position}] must be a ConvLayer, an int kernel, a "
+                                f"(kernel, stride, dilation) tuple or a dict, got "
+                                f"{layer!r}") from None
+            out.append(ConvLayer(kernel))
     return out
 
 
@@ -103,15 +101,13 @@ def stack_parameters(layers, channels: Sequence[int] | None = None, spatial_dims
     channel pair Σ_l k_l^{dims} (biases excluded), the quantity of the notes' exercise.
     """
     stack = _as_layers(layers)
-    spatial_dims = _positive_int(spatial_dims, "spatial_dims")
+    spatial_dims = checks.positive_int(spatial_dims, "spatial_dims")
     if channels is None:
         return sum(layer.kernel**spatial_dims for layer in stack)
-    channels = list(channels)
+    channels = [checks.positive_int(c, "channels") for c in channels]
     if len(channels) != len(stack) + 1:
         raise ValueError(f"channels must have len(layers) + 1 = {len(stack) + 1} entries "
                          f"(C_0..C_d), got {len(channels)}")
-    for c in channels:
-        _positive_int(c, "channels")
     return sum(
         fan_in * fan_out * layer.kernel**spatial_dims + (fan_out if bias else 0)
         for layer, fan_in, fan_out in zip(stack, channels[:-1], channels[1:], strict=True)
@@ -121,7 +117,7 @@ def stack_parameters(layers, channels: Sequence[int] | None = None, spatial_dims
 def layers_for_receptive_field(field: int, kernel: int) -> int:
     """Fewest stride-1 layers of size-``kernel`` filters whose receptive field reaches
     ``field``: d = ⌈(F − 1)/(k − 1)⌉ (exact when k − 1 divides F − 1)."""
-    field, kernel = _positive_int(field, "field"), _positive_int(kernel, "kernel")
+    field, kernel = checks.positive_int(field, "field"), checks.positive_int(kernel, "kernel")
     if kernel == 1:
         if field != 1:
             raise ValueError("kernel=1 layers never grow the receptive field beyond 1")
@@ -134,7 +130,7 @@ def filter_size_tradeoff(field: int, kernels: Iterable[int], spatial_dims: int =
     the depth d, the exact receptive field reached, the weights per channel pair d·k^{dims}
     (k²·d in 2-D), and the notes' approximations d ≈ F/k and k²·d ≈ F·k."""
     rows = []
-    for kernel in kernels:
+    for kernel in (checks.positive_int(k, "kernels") for k in kernels):
         depth = layers_for_receptive_field(field, kernel)
         rows.append({
             "kernel": kernel,

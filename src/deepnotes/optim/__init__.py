@@ -16,15 +16,17 @@ validates its hyperparameters, supports param groups, ``state_dict``/``load_stat
 - single-tensor (``foreach=False, fused=False``): the readable reference
   (``optim.functional``);
 - multi-tensor (``foreach=True``): ``torch._foreach_*`` ops;
-- compiled (``fused=True``): the single-tensor rule through ``torch.compile``, one fused loop
-  per parameter (``optim._compiled``).
+- compiled (``fused=True``): one pass over memory per parameter — torch's own kernel where
+  one computes exactly the same update (SGD: an in-place ``add_`` without momentum, torch's
+  fused SGD kernel with momentum or decay; AdaGrad: torch's fused AdaGrad kernel), else the
+  single-tensor rule through ``torch.compile`` (RMSProp, Adam; ``optim._compiled``).
 
 The default (``foreach=None, fused=None``) picks by device, from measurements: on CUDA the
 multi-tensor form; on CPU the compiled form for groups of at least ``COMPILE_MIN_NUMEL`` (2²⁰)
-elements, where the single-pass fused loop is several times faster and pays back its ~7–20 s
-compilation within a few thousand steps, and the multi-tensor form below that, where a step is
-dispatch-bound (Adam on a 40-100-10 MLP: 104 µs vs 204 µs for the single-tensor loop). Note
-that torch's own ``foreach`` path is slower than its single-tensor path for large CPU tensors.
+elements, where a step is memory-bound and the one-pass form is the fastest (several times
+faster than the multi-tensor form for Adam; a ``torch.compile`` loop pays back its ~7–20 s
+compilation within a few thousand steps), and the multi-tensor form below that, where a step
+is dispatch-bound (Adam on a 40-100-10 MLP: 104 µs vs 204 µs for the single-tensor loop).
 
 Alternatives to gradient descent: ``optim.alternatives`` (closed-form least squares,
 Nelder–Mead, Newton's method).
@@ -33,7 +35,7 @@ Nelder–Mead, Newton's method).
 from __future__ import annotations
 
 from . import alternatives, functional
-from ._base import COMPILE_MIN_NUMEL, FORMS, choose_form
+from ._base import COMPILE_MIN_NUMEL, choose_form
 from .adagrad import AdaGrad
 from .adam import Adam
 from .gd import Descent, gd, minimize
@@ -44,6 +46,6 @@ Adagrad = AdaGrad
 RMSprop = RMSProp
 
 __all__ = [
-    "COMPILE_MIN_NUMEL", "FORMS", "SGD", "AdaGrad", "Adagrad", "Adam", "Descent", "RMSProp",
+    "COMPILE_MIN_NUMEL", "SGD", "AdaGrad", "Adagrad", "Adam", "Descent", "RMSProp",
     "RMSprop", "alternatives", "choose_form", "functional", "gd", "minimize",
 ]

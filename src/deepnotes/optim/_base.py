@@ -5,9 +5,10 @@ hands the lists to one of three forms of the same update rule (``deepnotes.optim
 
 - ``"single"``: the single-tensor loop, eager (the readable reference);
 - ``"foreach"``: ``torch._foreach_*`` ops;
-- ``"compiled"``: the single-tensor loop through ``torch.compile`` (``_compiled.py``) — or,
-  where torch has a kernel computing exactly the same update (``_native``: SGD with momentum
-  on torch's fused SGD kernel, AdaGrad on its fused AdaGrad kernel), that kernel.
+- ``"compiled"``: one pass over memory per parameter: where torch has a kernel computing
+  exactly the same update, that kernel (``_native``: plain SGD as one in-place ``add_``, SGD
+  with momentum or decay on torch's fused SGD kernel, AdaGrad on its fused AdaGrad kernel),
+  else the single-tensor loop through ``torch.compile`` (``_compiled.py``).
 
 Which form a group uses (``fused``/``foreach`` arguments, torch.optim's names):
 ``fused=True`` → compiled; ``foreach=True`` → foreach; otherwise, if either is ``False`` →
@@ -17,16 +18,13 @@ CUDA → foreach; CPU → compiled from ``COMPILE_MIN_NUMEL`` elements up, forea
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from ..core import checks
 from . import _compiled
-
-FORMS = ("single", "foreach", "compiled")
 
 #: On CPU, groups with at least this many elements use the compiled form by default, smaller
 #: ones the multi-tensor form. Measured on this project's 2-core CPU (torch 2.13, one thread,
@@ -34,9 +32,10 @@ FORMS = ("single", "foreach", "compiled")
 #: small groups the step is dispatch-bound and the foreach form, one dispatch per operation for
 #: the whole list, wins — Adam on the MNIST-1D MLP (4 tensors) 104 µs vs 204 µs single-tensor,
 #: 10×10k elements 385 vs 711 µs; at 10×100k the two are equal (7.5 vs 7.8 ms) and memory-bound,
-#: where the compiled loop (one pass over memory instead of ~6) is several times faster. A
-#: compilation costs ~7–20 s, so it pays off after a few thousand steps at ~1M elements:
-#: the threshold is 2²⁰.
+#: where a one-pass form (the compiled loop: one pass over memory instead of ~6) is several
+#: times faster. A compilation costs ~7–20 s, so it pays off after a few thousand steps at ~1M
+#: elements: the threshold is 2²⁰. (SGD and AdaGrad compile nothing: their one-pass form is a
+#: torch kernel.)
 COMPILE_MIN_NUMEL = 2**20
 
 
@@ -57,49 +56,14 @@ def choose_form(params: list[Tensor], fused: bool | None, foreach: bool | None) 
 
 
 # --------------------------------------------------------------------------------------------
-# validation
-
-
-def check_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
-    return value
+# validation (numbers by ``core.checks``)
 
 
 def check_lr(lr) -> float:
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"lr must be a number or a one-element tensor, got shape {lr.shape}")
-        lr = lr.item()
-    lr = check_real(lr, "lr")
-    if lr < 0 or math.isinf(lr):
-        raise ValueError(f"lr must be a finite number >= 0, got {lr}")
-    return lr
-
-
-def check_unit_interval(value, name: str) -> float:
-    """β, ρ, momentum: in [0, 1)."""
-    value = check_real(value, name)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
-
-
-def check_positive(value, name: str) -> float:
-    value = check_real(value, name)
-    if not value > 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def check_nonnegative(value, name: str) -> float:
-    value = check_real(value, name)
-    if value < 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+    """lr = ε: a finite number ≥ 0, or a one-element tensor holding one (as torch.optim)."""
+    if isinstance(lr, Tensor) and lr.numel() == 1:
+        lr = lr.reshape(())
+    return checks.nonnegative_number(lr, "lr")
 
 
 def check_forms(fused, foreach) -> None:

@@ -1,4 +1,6 @@
-"""The fast path: ``torch.compile`` of the single-tensor update rules.
+"""The fast path for large CPU groups: ``torch.compile`` of the single-tensor update rules
+(RMSProp and Adam; SGD and AdaGrad run torch's own one-pass kernels instead, and come here only
+where those do not apply — see ``optim._base``).
 
 Inductor turns each parameter's update (all the element-wise lines of the algorithm) into one
 fused, vectorised, multi-threaded loop that reads and writes every tensor once, which is what

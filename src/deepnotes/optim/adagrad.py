@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..core import checks
 from . import functional as F
-from ._base import CourseOptimizer, check_lr, check_nonnegative, check_positive, step_counter
+from ._base import CourseOptimizer, check_lr, step_counter
 
 
 class AdaGrad(CourseOptimizer):
@@ -38,10 +39,10 @@ class AdaGrad(CourseOptimizer):
 
     def _validate(self, group: dict) -> None:
         check_lr(group["lr"])
-        check_nonnegative(group["lr_decay"], "lr_decay")
-        check_nonnegative(group["weight_decay"], "weight_decay")
-        check_nonnegative(group["initial_accumulator_value"], "initial_accumulator_value")
-        check_positive(group["eps"], "eps")
+        checks.nonnegative_number(group["lr_decay"], "lr_decay")
+        checks.nonnegative_number(group["weight_decay"], "weight_decay")
+        checks.nonnegative_number(group["initial_accumulator_value"], "initial_accumulator_value")
+        checks.positive_number(group["eps"], "eps")
 
     def _init_state(self, param, group):
         value = group["initial_accumulator_value"]

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..core import checks
 from . import functional as F
-from ._base import (
-    CourseOptimizer,
-    check_lr,
-    check_nonnegative,
-    check_positive,
-    check_unit_interval,
-    step_counter,
-    zeros_like,
-)
+from ._base import CourseOptimizer, check_lr, step_counter, zeros_like
 
 
 class Adam(CourseOptimizer):
@@ -47,10 +40,10 @@ class Adam(CourseOptimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        check_unit_interval(betas[0], "betas[0] (beta1)")
-        check_unit_interval(betas[1], "betas[1] (beta2)")
-        check_positive(group["eps"], "eps")
-        check_nonnegative(group["weight_decay"], "weight_decay")
+        checks.unit_interval(betas[0], "betas[0] (beta1)")
+        checks.unit_interval(betas[1], "betas[1] (beta2)")
+        checks.positive_number(group["eps"], "eps")
+        checks.nonnegative_number(group["weight_decay"], "weight_decay")
 
     def _init_state(self, param, group):
         return {"step": step_counter(param), "exp_avg": zeros_like(param),

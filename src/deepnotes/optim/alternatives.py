@@ -2,7 +2,7 @@
 order.
 
 - ``least_squares``: linear regression solved in closed form (the normal equations
-  XᵀX a = Xᵀy, solved stably by ``torch.linalg.lstsq``), no iterations at all;
+  XᵀX a = Xᵀy, by ``core.linalg.least_squares``), no iterations at all;
 - ``nelder_mead``: a derivative-free simplex method that only evaluates f(x);
 - ``newton``: x ← x − H⁻¹ ∇f with the Hessian H_ij = ∂²f/∂x_i∂x_j from ``torch.func.hessian``;
   near a minimum with positive-definite H it converges quadratically: ‖∇f‖ is roughly squared
@@ -17,38 +17,32 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ._base import check_real
+from ..core import checks, linalg
 
 
 def least_squares(X: Tensor, y: Tensor, *, fit_intercept: bool = True) -> tuple[Tensor, Tensor]:
     """argmin_{a,b} ‖X a + b − y‖², the closed-form solution of the normal equations.
 
     Returns ``(coef, intercept)`` (intercept 0 when ``fit_intercept`` is False). ``y`` may be
-    (n,) or (n, k). Solved by ``torch.linalg.lstsq`` (QR-based; the minimum-norm solution is
-    returned via the SVD driver when X is rank deficient on CPU).
+    (n,) or (n, k). Solved by ``core.linalg.least_squares``: the normal equations by Cholesky
+    when X is well-conditioned, else the SVD (LAPACK gelsd on CPU), which returns the
+    minimum-norm solution when X is rank deficient.
     """
-    if not isinstance(X, Tensor) or not isinstance(y, Tensor):
-        raise TypeError("X and y must be tensors")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n, d), got shape {tuple(X.shape)}")
-    if y.ndim not in (1, 2) or len(y) != len(X):
+    X = checks.tensor(X, "X", ndim=2, floating=True)
+    y = checks.tensor(y, "y", ndim=(1, 2))
+    if len(y) != len(X):
         raise ValueError(f"y must be (n,) or (n, k) with n = {len(X)}, got {tuple(y.shape)}")
-    if not X.is_floating_point():
-        raise TypeError(f"X must be floating point, got {X.dtype}")
-    if not (torch.isfinite(X).all() and torch.isfinite(y).all()):
-        raise ValueError("X or y contains NaN or Inf")
-    target = y.to(X.dtype).reshape(len(y), -1)
-    if fit_intercept:
-        x_mean, y_mean = X.mean(0), target.mean(0)
-        design, target = X - x_mean, target - y_mean
-    else:
-        design = X
-    driver = "gelsd" if X.device.type == "cpu" else None
-    coef = torch.linalg.lstsq(design, target, driver=driver).solution
-    intercept = (y_mean - x_mean @ coef) if fit_intercept else torch.zeros_like(coef[0])
-    if y.ndim == 1:
-        return coef.squeeze(1), intercept.squeeze(0)
-    return coef, intercept
+    return tuple(linalg.least_squares(X, y, fit_intercept=fit_intercept))
+
+
+def _check_start(f, x0) -> None:
+    """The objective is callable and the start a finite 1-D floating-point tensor."""
+    if not callable(f):
+        raise TypeError("f must be callable: f(x) -> a number or a scalar tensor")
+    if not isinstance(x0, Tensor) or x0.ndim != 1 or not x0.is_floating_point():
+        raise TypeError("x0 must be a 1-D floating-point tensor")
+    if not bool(torch.isfinite(x0).all()):
+        raise ValueError("x0 contains NaN or Inf")
 
 
 @dataclass
@@ -84,14 +78,13 @@ def nelder_mead(
     the same conventions as ``scipy.optimize.minimize(method="Nelder-Mead")``, which this is
     tested against. Default budgets: 200·n iterations and evaluations.
     """
-    if not callable(f):
-        raise TypeError("f must be callable: f(x) -> float")
-    if not isinstance(x0, Tensor) or x0.ndim != 1 or not x0.is_floating_point():
-        raise TypeError("x0 must be a 1-D floating-point tensor")
-    xatol, fatol = check_real(xatol, "xatol"), check_real(fatol, "fatol")
+    _check_start(f, x0)
+    xatol = checks.nonnegative_number(xatol, "xatol")
+    fatol = checks.nonnegative_number(fatol, "fatol")
     n = len(x0)
-    max_iter = 200 * n if max_iter is None else max_iter
-    max_evaluations = 200 * n if max_evaluations is None else max_evaluations
+    max_iter = 200 * n if max_iter is None else checks.positive_int(max_iter, "max_iter")
+    max_evaluations = 200 * n if max_evaluations is None else checks.positive_int(
+        max_evaluations, "max_evaluations")
     rho, chi, psi, sigma = 1.0, 2.0, 0.5, 0.5
     evaluations = 0
 
@@ -179,13 +172,9 @@ def newton(
     H d = ∇f (``torch.linalg.solve``); H must be invertible along the path (it is for a
     strictly convex f such as L2-regularised or non-separable logistic regression).
     """
-    if not callable(f):
-        raise TypeError("f must be callable: f(x) -> scalar tensor")
-    if not isinstance(x0, Tensor) or x0.ndim != 1 or not x0.is_floating_point():
-        raise TypeError("x0 must be a 1-D floating-point tensor")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
-    tol = check_real(tol, "tol")
+    _check_start(f, x0)
+    steps = checks.nonnegative_int(steps, "steps")
+    tol = checks.nonnegative_number(tol, "tol")
     gradient = torch.func.grad(f)
     hessian = torch.func.hessian(f)
     x = x0.detach().clone()

@@ -9,8 +9,12 @@ Each rule comes in two forms that give the same numbers:
   step counts) may be Python numbers or 0-d tensors, so the compiled graph is not rebuilt when
   a scheduler changes ``lr`` or the step count grows;
 - the **multi-tensor** form (``*_foreach``): the same arithmetic with ``torch._foreach_*`` ops,
-  one kernel launch per operation for the whole list (fast on CUDA; slower than the
-  single-tensor loop on this project's CPU, see ``benchmarks/optimizers.py``).
+  one dispatch per operation for the whole list: the fast form on CUDA and, on CPU, for small
+  (dispatch-bound) groups; for large CPU tensors it is no faster than the single-tensor loop,
+  and the one-pass forms win (``optim._base.COMPILE_MIN_NUMEL``, ``benchmarks/optimizers.py``).
+
+Where torch has a kernel for exactly the same update (``sgd_native``, ``sgd_momentum_native``,
+``adagrad_native``), the optimizers' compiled form runs it instead of compiling.
 
 Everything updates ``params`` and the state tensors in place and returns nothing. Call them
 under ``torch.no_grad()``. Symbols: θ = ``params``, g = ``grads``; the hyperparameter keywords
@@ -29,6 +33,7 @@ from torch import Tensor
 __all__ = [
     "adagrad", "adagrad_foreach", "adagrad_rates", "adagrad_update", "adam", "adam_corrections",
     "adam_foreach", "adam_update", "rmsprop", "rmsprop_foreach", "sgd", "sgd_foreach",
+    "sgd_momentum_native", "sgd_native",
 ]
 
 
@@ -100,6 +105,42 @@ def sgd_momentum_native(
         return False
     fused_sgd(params, grads, velocities, weight_decay=weight_decay, momentum=momentum,
               lr=-1.0, dampening=1.0 + lr, nesterov=False, maximize=False, is_first_step=False)
+    return True
+
+
+def sgd_native(
+    params: list[Tensor],
+    grads: list[Tensor],
+    velocities: list[Tensor | None],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> bool:
+    """``sgd`` through torch's own kernels, where one computes exactly the same update in one
+    pass over memory (the compiled form's choice for SGD):
+
+    - no momentum, no decay: θ ← θ − εg is one in-place ``add_(g, alpha=−ε)`` per tensor
+      (``torch._foreach_add_``: on CPU that loop, on CUDA one multi-tensor launch) — what
+      torch.optim.SGD(foreach=False) runs, the fastest of torch's forms on CPU; a compiled loop
+      moves the same 12 bytes per element and only adds its call overhead;
+    - no momentum, decay λ: torch's fused SGD kernel with momentum 0, θ ← θ − ε(g + λθ);
+    - momentum: ``sgd_momentum_native``.
+
+    Returns False (nothing done) where none applies (mixed devices/dtypes, no fused kernel,
+    ε < 1e-6 with momentum); the caller then runs another form.
+    """
+    if momentum != 0:
+        return sgd_momentum_native(params, grads, velocities, lr=lr, momentum=momentum,
+                                   weight_decay=weight_decay)
+    if weight_decay == 0:
+        torch._foreach_add_(params, grads, alpha=-lr)
+        return True
+    fused_sgd = getattr(torch, "_fused_sgd_", None)
+    if fused_sgd is None or not _one_device_and_dtype(params):
+        return False
+    fused_sgd(params, grads, [], weight_decay=weight_decay, momentum=0.0, lr=lr,
+              dampening=0.0, nesterov=False, maximize=False, is_first_step=False)
     return True
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._base import check_real
+from ..core import checks
 
 
 @dataclass
@@ -54,8 +54,7 @@ def _check_problem(f, x0, steps) -> Tensor:
         raise TypeError(f"x0 must be a floating-point tensor, got {x0.dtype}")
     if not torch.isfinite(x0).all():
         raise ValueError("x0 contains NaN or Inf")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    checks.nonnegative_int(steps, "steps")
     return x0.detach().clone()
 
 
@@ -93,17 +92,20 @@ def gd(
             sweeps, where some rows may diverge while the others are still informative.
     """
     x = _check_problem(f, x0, steps)
-    if isinstance(lr, Tensor):
-        if (lr < 0).any():
-            raise ValueError("lr must be >= 0")
+    steps = checks.nonnegative_int(steps, "steps")
+    if isinstance(lr, Tensor) and lr.dim() > 0:
+        if not bool(torch.isfinite(lr).all()) or bool((lr < 0).any()):
+            raise ValueError("lr must hold finite step sizes >= 0")
         lr = lr.to(dtype=x.dtype, device=x.device)
-        torch.broadcast_shapes(lr.shape, x.shape)
+        try:
+            torch.broadcast_shapes(lr.shape, x.shape)
+        except RuntimeError:
+            raise ValueError(f"lr of shape {tuple(lr.shape)} does not broadcast to x0's shape "
+                             f"{tuple(x.shape)}") from None
     else:
-        lr = check_real(lr, "lr")
-        if lr < 0:
-            raise ValueError(f"lr must be >= 0, got {lr}")
-    if tol is not None and check_real(tol, "tol") < 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+        lr = checks.nonnegative_number(lr, "lr")
+    if tol is not None:
+        tol = checks.nonnegative_number(tol, "tol")
 
     losses, norms, path = [], [], [x.clone()] if record_path else None
     converged = diverged = False
@@ -150,6 +152,7 @@ def minimize(
     """Run ``optimizer(params)`` (a factory, e.g. ``lambda p: Adam(p, lr=1e-2)``) for ``steps``
     full-gradient steps on f from ``x0``; stops early if f becomes NaN/Inf."""
     x = _check_problem(f, x0, steps).requires_grad_(True)
+    steps = checks.nonnegative_int(steps, "steps")
     if not callable(optimizer):
         raise TypeError("optimizer must be a factory: params -> torch.optim.Optimizer")
     opt = optimizer([x])

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
+from ..core import checks
 from . import functional as F
-from ._base import (
-    CourseOptimizer,
-    check_lr,
-    check_nonnegative,
-    check_positive,
-    check_unit_interval,
-    step_counter,
-    zeros_like,
-)
+from ._base import CourseOptimizer, check_lr, step_counter, zeros_like
 
 
 class RMSProp(CourseOptimizer):
@@ -52,9 +45,9 @@ class RMSProp(CourseOptimizer):
 
     def _validate(self, group: dict) -> None:
         check_lr(group["lr"])
-        check_unit_interval(group["alpha"], "alpha")
-        check_positive(group["eps"], "eps")
-        check_nonnegative(group["weight_decay"], "weight_decay")
+        checks.unit_interval(group["alpha"], "alpha")
+        checks.positive_number(group["eps"], "eps")
+        checks.nonnegative_number(group["weight_decay"], "weight_decay")
 
     def _init_state(self, param, group):
         return {"step": step_counter(param), "square_avg": zeros_like(param)}

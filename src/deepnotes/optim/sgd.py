@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..core import checks
 from . import functional as F
-from ._base import CourseOptimizer, check_lr, check_nonnegative, check_unit_interval, zeros_like
+from ._base import CourseOptimizer, check_lr, zeros_like
 
 
 class SGD(CourseOptimizer):
@@ -25,7 +26,7 @@ class SGD(CourseOptimizer):
 
     _single = staticmethod(F.sgd)
     _foreach = staticmethod(F.sgd_foreach)
-    _native = staticmethod(F.sgd_momentum_native)  # the fast form, when momentum > 0
+    _native = staticmethod(F.sgd_native)  # torch's one-pass kernels: the fast form
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  weight_decay: float = 0.0, *, foreach: bool | None = None,
@@ -35,8 +36,8 @@ class SGD(CourseOptimizer):
 
     def _validate(self, group: dict) -> None:
         check_lr(group["lr"])
-        check_unit_interval(group["momentum"], "momentum")
-        check_nonnegative(group["weight_decay"], "weight_decay")
+        checks.unit_interval(group["momentum"], "momentum")
+        checks.nonnegative_number(group["weight_decay"], "weight_decay")
 
     def _init_state(self, param, group):
         return {"velocity": zeros_like(param)} if group["momentum"] != 0 else {}

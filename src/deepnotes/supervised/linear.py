@@ -9,10 +9,10 @@ and the maximizer in σ² is the mean squared residual σ̂² = (1/n) Σ_i r_i²
 the unbiased estimate divides by n − d − 1).
 
 Functional core: ``least_squares`` (three solvers: ``lstsq`` = SVD-based minimum-norm least
-squares, ``normal`` = the normal equations XᵀX a = Xᵀy, ``gd`` = full-batch gradient descent
-from zero through ``engine.fit``) and ``gradient_descent`` (the convergence loop around
-``engine.fit`` that the GD solvers of this package share). ``LinearRegression`` is the
-scikit-learn estimator on top.
+squares and ``normal`` = the normal equations XᵀX a = Xᵀy, both by ``core.linalg``'s one
+solver, and ``gd`` = full-batch gradient descent from zero through ``engine.fit``) and
+``gradient_descent`` (the convergence loop around ``engine.fit`` that the GD solvers of this
+package share). ``LinearRegression`` is the scikit-learn estimator on top.
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ..core import checks, linalg
 from ..engine import fit, resolve_device
+from . import _validation
 
 SOLVERS = ("lstsq", "normal", "gd")
 
@@ -60,12 +62,10 @@ def gradient_descent(
     ``callback(steps_taken, model)`` (optional) is called after each chunk.
     Returns ``(model, steps_taken, converged)``.
     """
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter <= 0:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
-    if not (isinstance(tol, (int, float)) and tol >= 0):
-        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    lr = checks.positive_number(lr, "lr")
+    max_iter = checks.positive_int(max_iter, "max_iter")
+    tol = checks.nonnegative_number(tol, "tol")
+    check_every = checks.positive_int(check_every, "check_every")
     device = resolve_device(device)
     model.to(device)
     X, y = X.to(device), y.to(device)
@@ -93,15 +93,19 @@ def gradient_descent(
     return model, taken, False
 
 
+def largest_eigenvalue(gram: torch.Tensor) -> float:
+    """λ_max of a symmetric positive semi-definite matrix (0 for an empty one): the curvature
+    that sets gradient descent's step 1/L. Refuses a Gram matrix that overflowed."""
+    if gram.numel() == 0:
+        return 0.0
+    if not bool(torch.isfinite(gram).all()):
+        raise ValueError("X is too large for gradient descent: XᵀX overflows "
+                         f"{gram.dtype} (rescale X)")
+    return float(torch.linalg.eigvalsh(gram)[-1])
+
+
 # --------------------------------------------------------------------------------------------
 # functional core
-
-
-def _weighted_center(X: torch.Tensor, y: torch.Tensor, w: torch.Tensor):
-    total = w.sum()
-    x_mean = (w[:, None] * X).sum(0) / total
-    y_mean = (w * y).sum() / total
-    return X - x_mean, y - y_mean, x_mean, y_mean
 
 
 class LeastSquaresFit(NamedTuple):
@@ -127,10 +131,12 @@ def least_squares(
     ``X`` (n, d), ``y`` (n,), ``sample_weight`` = w (default 1). The intercept b is removed by
     centering X and y with their (weighted) means, then b̂ = ȳ − x̄ᵀâ. Solvers:
 
-    - ``"lstsq"``: SVD-based least squares (LAPACK gelsd); on a rank-deficient X it returns the
-      minimum-norm solution, like scikit-learn and ``pinv(X) y``;
-    - ``"normal"``: the normal equations (XᵀWX) a = XᵀWy by Cholesky; fails with ValueError on
-      a singular XᵀWX;
+    - ``"lstsq"``: SVD-based least squares (``core.linalg.least_squares``, LAPACK gelsd); on a
+      rank-deficient X it returns the minimum-norm solution, like scikit-learn and
+      ``pinv(X) y`` (singular values ≤ max(n, d)·ε·σ_max count as zero);
+    - ``"normal"``: the normal equations (XᵀWX) a = XᵀWy by Cholesky (for more columns than
+      rows their minimum-norm form a = XᵀW^½ (W^½XXᵀW^½)⁻¹ W^½y); fails with ValueError when
+      they are singular or ill-conditioned (κ(X)²·ε above ``core.linalg``'s tolerance);
     - ``"gd"``: gradient descent from a = 0 on J(a) = ½ Σ w_i r_i² / Σ w_i with step 1/L, L the
       largest eigenvalue of XᵀWX/Σw; started at zero it stays in the row space of X, so it
       converges to the minimum-norm solution too.
@@ -138,46 +144,49 @@ def least_squares(
     Returns ``LeastSquaresFit(coef, intercept, n_iter, converged)``; ``n_iter`` is 1 for the
     closed forms, ``converged`` is False only when GD stopped at ``max_iter``.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    checks.choice(solver, "solver", SOLVERS)
+    X = checks.finite_tensor(X, "X")
+    y = checks.finite_tensor(y, "y")
     if X.dim() != 2 or y.dim() != 1 or len(X) != len(y):
         raise ValueError(f"X must be (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
-    w = torch.ones_like(y) if sample_weight is None else sample_weight.to(y.dtype)
+    w = torch.ones_like(y) if sample_weight is None else checks.finite_tensor(
+        sample_weight, "sample_weight").to(y.dtype)
+    if w.shape != y.shape or bool((w < 0).any()) or not bool((w > 0).any()):
+        raise ValueError(f"sample_weight must have shape ({len(y)},), be >= 0 and not all 0")
+    if solver != "gd":
+        method = "svd" if solver == "lstsq" else "normal"
+        try:
+            coef, intercept = linalg.least_squares(X, y, weights=w, fit_intercept=fit_intercept,
+                                                   method=method)
+        except linalg.IllConditionedError:
+            raise ValueError("solver='normal': the normal equations are singular or "
+                             "ill-conditioned for this X (collinear columns, or too large a "
+                             "κ(X)² for float64); use solver='lstsq' for the minimum-norm "
+                             "solution") from None
+        return LeastSquaresFit(coef, intercept, 1, True)
     if fit_intercept:
-        Xc, yc, x_mean, y_mean = _weighted_center(X, y, w)
+        Xc, yc, x_mean, y_mean = linalg.centre(X, y[:, None], w)
+        yc, x_mean, y_mean = yc[:, 0], x_mean[0], y_mean[0, 0]
     else:
         Xc, yc = X, y
         x_mean, y_mean = torch.zeros(X.shape[1], dtype=X.dtype), torch.zeros((), dtype=y.dtype)
     converged, n_iter = True, 1
-    if solver == "lstsq":
-        root = w.sqrt()
-        coef = torch.linalg.lstsq(root[:, None] * Xc, (root * yc)[:, None],
-                                  driver="gelsd").solution[:, 0]
-    elif solver == "normal":
-        gram = Xc.T @ (w[:, None] * Xc)
-        factor, info = torch.linalg.cholesky_ex(gram)
-        if int(info) != 0:
-            raise ValueError("solver='normal': XᵀX is singular (collinear or too few samples); "
-                             "use solver='lstsq' for the minimum-norm solution")
-        coef = torch.cholesky_solve((Xc.T @ (w * yc))[:, None], factor)[:, 0]
+    total = w.sum()
+    top = largest_eigenvalue(Xc.T @ (w[:, None] * Xc) / total)
+    if top <= 0:
+        coef = torch.zeros(X.shape[1], dtype=X.dtype)
     else:
-        total = w.sum()
-        gram = Xc.T @ (w[:, None] * Xc) / total
-        top = float(torch.linalg.eigvalsh(gram)[-1]) if X.shape[1] else 0.0
-        if top <= 0:
-            coef = torch.zeros(X.shape[1], dtype=X.dtype)
-        else:
-            linear = nn.Linear(X.shape[1], 1, bias=False, dtype=X.dtype)
-            nn.init.zeros_(linear.weight)
-            packed = torch.stack([yc, w / total], dim=1)
+        linear = nn.Linear(X.shape[1], 1, bias=False, dtype=X.dtype)
+        nn.init.zeros_(linear.weight)
+        packed = torch.stack([yc, w / total], dim=1)
 
-            def weighted_half_mse(out, target):
-                return 0.5 * (target[:, 1] * (out[:, 0] - target[:, 0]) ** 2).sum()
+        def weighted_half_mse(out, target):
+            return 0.5 * (target[:, 1] * (out[:, 0] - target[:, 0]) ** 2).sum()
 
-            linear, n_iter, converged = gradient_descent(
-                linear, weighted_half_mse, Xc, packed, lr=1.0 / top, max_iter=max_iter,
-                tol=tol, device=device)
-            coef = linear.weight.detach().cpu()[0]
+        linear, n_iter, converged = gradient_descent(
+            linear, weighted_half_mse, Xc, packed, lr=1.0 / top, max_iter=max_iter,
+            tol=tol, device=device)
+        coef = linear.weight.detach().cpu()[0]
     intercept = y_mean - x_mean @ coef
     return LeastSquaresFit(coef, intercept, n_iter, converged)
 
@@ -218,18 +227,25 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.device = device
 
+    @property
+    def closed_form_least_squares(self) -> bool:
+        """True when ``fit`` computes the minimum-norm least-squares solution in closed form
+        (``solver="lstsq"``), so that many training sets can be fitted in one batched solve
+        (``theory`` does, by ``core.linalg.least_squares``)."""
+        return self.solver == "lstsq"
+
     def fit(self, X, y, sample_weight=None):
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        checks.choice(self.solver, "solver", SOLVERS)
+        _validation.hyperparameters(self)
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = _validation.sample_weight(sample_weight, len(X))
         # the solve runs on CPU for the closed forms (LAPACK gelsd); GD uses `device`
         Xt = torch.from_numpy(np.array(X, np.float64))
         yt = torch.from_numpy(np.array(y, np.float64))
-        wt = torch.from_numpy(np.array(sample_weight, np.float64))
+        wt = torch.from_numpy(sample_weight)
         coef, intercept, n_iter, converged = least_squares(
-            Xt, yt, fit_intercept=self.fit_intercept, solver=self.solver, sample_weight=wt,
-            max_iter=self.max_iter, tol=self.tol, device=self.device)
+            Xt, yt, fit_intercept=bool(self.fit_intercept), solver=self.solver,
+            sample_weight=wt, max_iter=self.max_iter, tol=self.tol, device=self.device)
         if not converged:
             warnings.warn(f"gradient descent did not converge in max_iter={self.max_iter} steps",
                           ConvergenceWarning, stacklevel=2)

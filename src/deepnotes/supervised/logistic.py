@@ -32,10 +32,12 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from .linear import gradient_descent
+from ..core import checks
+from . import _validation
+from .linear import gradient_descent, largest_eigenvalue
 
 SOLVERS = ("newton", "gd")
 MULTI_CLASS = ("auto", "multinomial")
@@ -110,6 +112,8 @@ def newton(
     objective = cross_entropy_objective(theta, X1, y, weights, l2, penalized)
     for iteration in range(1, max_iter + 1):
         g, H = _gradient_hessian(theta, X1, y, weights, l2, penalized)
+        if not bool(torch.isfinite(H).all() and torch.isfinite(g).all()):
+            return theta, iteration, False  # overflow (huge inputs): never hand it to LAPACK
         step = -(torch.linalg.pinv(H, hermitian=True) @ g)
         decrement = float(-(g @ step))
         if not math.isfinite(decrement):
@@ -137,7 +141,7 @@ def gradient_descent_solver(X1, y, weights, *, n_classes, softmax, l2, penalized
     total = weights.sum()
     outputs = n_classes if softmax else 1
     curvature = 0.5 if softmax else 0.25
-    top = float(torch.linalg.eigvalsh(X1.T @ (weights[:, None] * X1) / total)[-1])
+    top = largest_eigenvalue(X1.T @ (weights[:, None] * X1) / total)
     lipschitz = curvature * top + l2 / float(total)
     linear = nn.Linear(D, outputs, bias=False, dtype=X1.dtype)
     nn.init.zeros_(linear.weight)
@@ -194,21 +198,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.device = device
 
     def _check_params(self):
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if self.multi_class not in MULTI_CLASS:
-            raise ValueError(f"multi_class must be one of {MULTI_CLASS}, got {self.multi_class!r}")
-        if not (isinstance(self.l2, (int, float)) and math.isfinite(self.l2) and self.l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) \
-                or self.max_iter <= 0:
-            raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
+        checks.choice(self.solver, "solver", SOLVERS)
+        checks.choice(self.multi_class, "multi_class", MULTI_CLASS)
+        checks.nonnegative_number(self.l2, "l2")
+        _validation.hyperparameters(self)
 
     def fit(self, X, y, sample_weight=None):
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = _validation.sample_weight(sample_weight, len(X))
         self.classes_, encoded = np.unique(y, return_inverse=True)
         present = np.unique(encoded[sample_weight > 0])
         if len(present) < 2:
@@ -226,7 +225,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         extra = {} if self.solver == "newton" else {"device": self.device}
         theta, n_iter, converged = solve(
             X1, yt, weights, n_classes=K, softmax=softmax, l2=float(self.l2),
-            penalized=penalized, max_iter=self.max_iter, tol=self.tol, **extra)
+            penalized=penalized, max_iter=int(self.max_iter), tol=float(self.tol), **extra)
         if not converged:
             warnings.warn(f"{self.solver} did not converge in {n_iter} iterations (the data may "
                           "be separable: with l2=0 the MLE is at infinity)",

@@ -34,11 +34,11 @@ Two estimators:
 
 Training the R replicas (``fit_predict_replicas``):
 
-- a closed form for linear least squares (our ``LinearRegression`` with solver "lstsq", or
-  scikit-learn's ``LinearRegression``): one batched solve over the stacked (R, n, d) design
-  (``batched_least_squares``); for the bootstrap, a resample is a weighted fit on the one
-  design with weights = row multiplicities, so no resampled design is built
-  (``weighted_least_squares_batched``);
+- a closed form for linear least squares (an estimator whose ``closed_form_least_squares``
+  is True — ``supervised.LinearRegression`` with solver "lstsq" — or scikit-learn's
+  ``LinearRegression``): one batched solve over the stacked (R, n, d) design by
+  ``core.linalg.least_squares`` (``batched_least_squares``); for the bootstrap, a resample is
+  a weighted fit on the one design with weights = row multiplicities (0 for rows left out);
 - a torch module: all replicas train at once as ONE module, ``StackedModules`` (parameters
   stacked by ``torch.func.stack_module_state``, forward = ``vmap`` of ``functional_call``),
   trained by ``engine.fit`` on the loss summed over replicas, Σ_r L_r(θ_r): the gradient with
@@ -57,16 +57,20 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import clone
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..engine import fit, make_generator, resolve_device
+from ..core import checks, linalg
+from ..core.rng import make_generator
+from ..engine import fit, resolve_device
 
 # --------------------------------------------------------------------------------------------
 # vectorized replicas
@@ -232,81 +236,52 @@ def train_replicas(
 # the replica dispatcher used by both decompositions
 
 
-def _is_closed_form_linear(model) -> bool:
-    from sklearn.linear_model import LinearRegression as SkLinearRegression
-
-    from ..supervised import LinearRegression
-
-    if isinstance(model, LinearRegression):
-        return model.solver == "lstsq"
-    return type(model) is SkLinearRegression and not model.positive
+def _least_squares_intercept(model) -> bool | None:
+    """``fit_intercept`` of an estimator whose fit is plain least squares in closed form (so R
+    fits are one batched solve), None for any other estimator: one that declares
+    ``closed_form_least_squares`` (``supervised.LinearRegression``), or scikit-learn's
+    ``LinearRegression`` without the positivity constraint. (The scikit-learn class is looked
+    up only if its module is loaded: a model cannot be an instance of it otherwise.)"""
+    declared = getattr(model, "closed_form_least_squares", None)
+    sklearn_linear = sys.modules.get("sklearn.linear_model")
+    if declared is True or (declared is None and sklearn_linear is not None
+                            and type(model) is sklearn_linear.LinearRegression
+                            and not model.positive):
+        return bool(model.fit_intercept)
+    return None
 
 
 def batched_least_squares(X: torch.Tensor, y: torch.Tensor, fit_intercept: bool = True):
     """Least squares for R problems at once: X (R, n, d), y (R, n) → coef (R, d),
-    intercept (R,).
-
-    Well-conditioned batches (κ(X) ≤ 10³ for every problem, from the eigenvalues of XᵀX)
-    are solved by the normal equations with a batched Cholesky (forward error ≲ κ²·ε ≈ 1e-10);
-    others by one batched ``torch.linalg.lstsq`` with gelsd (SVD: the minimum-norm solution on
-    rank-deficient problems, as scikit-learn's ``LinearRegression``)."""
+    intercept (R,), by ``core.linalg.least_squares`` (Cholesky on the normal equations where
+    every problem is well-conditioned, the minimum-norm SVD solution — scikit-learn's — on the
+    others)."""
     if X.dim() != 3 or y.shape != X.shape[:2]:
         raise ValueError(f"X must be (R, n, d) and y (R, n), got {tuple(X.shape)} and "
                          f"{tuple(y.shape)}")
-    if fit_intercept:
-        x_mean, y_mean = X.mean(1, keepdim=True), y.mean(1, keepdim=True)
-        X, y = X - x_mean, y - y_mean
-    coef = None
-    if X.shape[1] >= X.shape[2] > 0:
-        gram = X.transpose(1, 2) @ X
-        eigenvalues = torch.linalg.eigvalsh(gram)
-        if bool((eigenvalues[:, 0] > eigenvalues[:, -1] * 1e-6).all()):  # κ(X)² ≤ 10⁶
-            factor = torch.linalg.cholesky(gram)
-            coef = torch.cholesky_solve(X.transpose(1, 2) @ y.unsqueeze(-1), factor)
-            coef = coef.squeeze(-1)
-    if coef is None:
-        coef = torch.linalg.lstsq(X, y.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
-    if fit_intercept:
-        intercept = (y_mean.squeeze(1) - (x_mean.squeeze(1) * coef).sum(-1))
-    else:
-        intercept = torch.zeros(len(X), dtype=X.dtype)
-    return coef, intercept
+    return tuple(linalg.least_squares(X, y, fit_intercept=fit_intercept))
 
 
 def weighted_least_squares_batched(X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
                                    fit_intercept: bool = True):
     """R weighted least-squares fits on ONE design: X (n, d), y (n,), weights (R, n) ≥ 0 →
-    coef (R, d), intercept (R,), or None when some problem is ill-conditioned (κ > 10³).
+    coef (R, d), intercept (R,) by the normal equations (``core.linalg``, method "normal"),
+    or None when some problem is too ill-conditioned for them (the caller then takes the SVD
+    route, e.g. ``core.linalg.least_squares`` with method "auto").
 
-    A bootstrap resample is the weighted fit with w = the multiplicity of each row, so this
-    never materializes the R resampled designs: with X pre-centred by its full-data mean,
-    x̄_r = w_r X / Σw_r, XᵀW_rX = w_r · (x_i x_iᵀ)_i (one (R × n)·(n × d²) matmul), and the
-    centred normal equations (XᵀW_rX − Σw_r x̄_r x̄_rᵀ) a_r = XᵀW_r y − Σw_r x̄_r ȳ_r are solved
-    by a batched Cholesky."""
-    n, d = X.shape
-    X = X.double()
-    y = y.double()
-    weights = weights.double()
-    shift_x = X.mean(0) if fit_intercept else torch.zeros(d, dtype=X.dtype)
-    shift_y = y.mean() if fit_intercept else torch.zeros((), dtype=y.dtype)
-    X, y = X - shift_x, y - shift_y
-    total = weights.sum(1, keepdim=True)  # (R, 1)
-    outer = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)
-    gram = (weights @ outer).reshape(-1, d, d)
-    moment = weights @ (X * y[:, None])  # (R, d)
-    if fit_intercept:
-        x_mean, y_mean = weights @ X / total, (weights @ y)[:, None] / total
-        gram = gram - total[:, :, None] * x_mean[:, :, None] * x_mean[:, None, :]
-        moment = moment - total * x_mean * y_mean
-    eigenvalues = torch.linalg.eigvalsh(gram)
-    if not bool((eigenvalues[:, 0] > eigenvalues[:, -1] * 1e-6).all()):
+    A bootstrap resample is the weighted fit with w = the multiplicity of each row, so the R
+    resampled designs are never gathered (``core.linalg`` forms the R Gram matrices of the one
+    design as one matrix product)."""
+    if X.dim() != 2 or y.shape != X.shape[:1] or weights.dim() != 2 \
+            or weights.shape[1] != len(X):
+        raise ValueError(f"X must be (n, d), y (n,) and weights (R, n), got {tuple(X.shape)}, "
+                         f"{tuple(y.shape)} and {tuple(weights.shape)}")
+    try:
+        fitted = linalg.least_squares(X.double(), y.double(), weights=weights.double(),
+                                      fit_intercept=fit_intercept, method="normal")
+    except linalg.IllConditionedError:
         return None
-    coef = torch.cholesky_solve(moment.unsqueeze(-1), torch.linalg.cholesky(gram)).squeeze(-1)
-    if fit_intercept:
-        intercept = y_mean[:, 0] - (x_mean * coef).sum(1)
-    else:
-        intercept = torch.zeros(len(coef), dtype=coef.dtype)
-    return coef, intercept + shift_y - coef @ shift_x
+    return tuple(fitted)
 
 
 def fit_predict_replicas(
@@ -342,12 +317,10 @@ def fit_predict_replicas(
     if not (hasattr(probe, "fit") and hasattr(probe, "predict")):
         raise TypeError("make_model must return a torch.nn.Module or an estimator with fit and "
                         f"predict, got {type(probe).__name__}")
-    if vectorize and _is_closed_form_linear(probe):
-        coef, intercept = batched_least_squares(X_sets.double(), y_sets.double(),
-                                                bool(probe.fit_intercept))
+    fit_intercept = _least_squares_intercept(probe) if vectorize else None
+    if fit_intercept is not None:
+        coef, intercept = batched_least_squares(X_sets.double(), y_sets.double(), fit_intercept)
         return coef @ x_eval.double().T + intercept[:, None]
-    from sklearn.base import clone
-
     outputs = []
     for r in range(R):
         model = clone(probe)  # keeps the user's random_state, as mlxtend does
@@ -427,9 +400,7 @@ def decompose_predictions(
         if len(y_test) != m:
             raise ValueError(f"y_test must have {m} entries, got {len(y_test)}")
     if noise_var is not None:
-        if not (isinstance(noise_var, (int, float)) and noise_var >= 0):
-            raise ValueError(f"noise_var must be a number >= 0 (σ²), got {noise_var!r}")
-        noise = Estimate(float(noise_var), 0.0)
+        noise = Estimate(checks.nonnegative_number(noise_var, "noise_var"), 0.0)
     elif y_test is not None:
         squared = (y_test - f) ** 2
         noise = Estimate(float(squared.mean()), float(squared.std() / math.sqrt(m)))
@@ -513,8 +484,7 @@ def decompose(
 
     Returns a ``Decomposition`` with risk = bias² + variance + noise exactly.
     """
-    if isinstance(n_datasets, bool) or not isinstance(n_datasets, int) or n_datasets < 3:
-        raise ValueError(f"n_datasets must be an int >= 3, got {n_datasets!r}")
+    n_datasets = checks.int_at_least(n_datasets, "n_datasets", 3)
     rng = make_generator(seed)
     X_sets, y_sets = _draw_datasets(sample_data, n_datasets, rng)
     predictions = fit_predict_replicas(make_model, X_sets, y_sets, torch.as_tensor(x_test),
@@ -592,22 +562,21 @@ def bootstrap_decompose(
     if len(X_train) != len(y_train) or len(X_test) != len(y_test):
         raise ValueError("X_train/y_train and X_test/y_test must have matching lengths")
     if indices is None:
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
-            raise ValueError(f"rounds must be an int >= 2, got {rounds!r}")
+        rounds = checks.int_at_least(rounds, "rounds", 2)
         indices = bootstrap_indices(len(X_train), rounds, rng=make_generator(seed))
     indices = torch.as_tensor(indices, dtype=torch.long)
     R = len(indices)
-    out = None
     probe = make_model()
-    if vectorize and not isinstance(probe, nn.Module) and _is_closed_form_linear(probe):
+    fit_intercept = None if not vectorize or isinstance(probe, nn.Module) \
+        else _least_squares_intercept(probe)
+    if fit_intercept is not None:
+        # resample r = the weighted fit with w = each row's multiplicity (0 when left out)
         counts = torch.zeros(R, len(X_train), dtype=torch.float64).scatter_add_(
             1, indices, torch.ones(indices.shape, dtype=torch.float64))
-        fitted = weighted_least_squares_batched(X_train, y_train, counts,
-                                                bool(probe.fit_intercept))
-        if fitted is not None:
-            coef, intercept = fitted
-            out = coef @ X_test.double().T + intercept[:, None]
-    if out is None:
+        coef, intercept = linalg.least_squares(X_train.double(), y_train.double(),
+                                               weights=counts, fit_intercept=fit_intercept)
+        out = coef @ X_test.double().T + intercept[:, None]
+    else:
         out = fit_predict_replicas(make_model, X_train[indices], y_train[indices], X_test,
                                    training=training, vectorize=vectorize, device=device,
                                    seed=seed)

@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine import make_generator
+from ..core import checks, linalg
+from ..core.rng import RandomStreams, make_generator
 from ..nn.models import MLP, count_parameters
 from .bias_variance import Training, make_replicas, train_replicas
 
@@ -70,8 +71,9 @@ def random_features(
     ℓ = ``bandwidth``; b_k ~ N(0, 1/(d·ℓ²)) for ReLU, U[0, 2π] for Fourier."""
     if kind not in FEATURES:
         raise ValueError(f"kind must be one of {FEATURES}, got {kind!r}")
-    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features <= 0:
-        raise ValueError(f"n_features must be a positive int, got {n_features!r}")
+    n_features = checks.positive_int(n_features, "n_features")
+    d = checks.positive_int(d, "d")
+    bandwidth = checks.positive_number(bandwidth, "bandwidth")
     rng = rng if rng is not None else make_generator(seed)
     scale = 1.0 / (math.sqrt(d) * bandwidth)
     weight = torch.randn(n_features, d, generator=rng, dtype=dtype) * scale
@@ -83,27 +85,19 @@ def random_features(
 
 
 def min_norm_least_squares(Phi: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """â = Φ⁺ y: the least-squares solution of smallest norm (LAPACK gelsd, SVD-based); on an
-    under-determined full-rank system it is the minimum-norm interpolant. Batched over leading
-    dimensions: Φ (..., n, N), y (..., n) → â (..., N)."""
-    return torch.linalg.lstsq(Phi, y.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
+    """â = Φ⁺ y: the least-squares solution of smallest norm (``core.linalg.least_squares``,
+    SVD route: LAPACK gelsd); on an under-determined full-rank system it is the minimum-norm
+    interpolant. Batched over leading dimensions: Φ (..., n, N), y (..., n) → â (..., N)."""
+    return linalg.least_squares(Phi, y, method="svd").coef
 
 
 def min_norm_full_rank(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """Φ⁺Y for a full-rank Φ by the Gram route (batched Cholesky, much faster than SVD):
+    """Φ⁺Y for a well-conditioned Φ by the Gram route (batched Cholesky, much faster than SVD):
     (ΦᵀΦ)⁻¹ΦᵀY when n ≥ N, Φᵀ(ΦΦᵀ)⁻¹Y when n < N (the minimum-norm interpolant). Φ (..., n, N);
-    Y (..., n) or several right-hand sides (..., n, k). Only for well-conditioned Φ (e.g.
-    Gaussian designs away from n = N); use ``min_norm_least_squares`` otherwise."""
-    vector = Y.dim() == X.dim() - 1
-    if vector:
-        Y = Y.unsqueeze(-1)
-    n, N = X.shape[-2], X.shape[-1]
-    Xt = X.transpose(-1, -2)
-    if n >= N:
-        out = torch.cholesky_solve(Xt @ Y, torch.linalg.cholesky(Xt @ X))
-    else:
-        out = Xt @ torch.cholesky_solve(Y, torch.linalg.cholesky(X @ Xt))
-    return out.squeeze(-1) if vector else out
+    Y (..., n) or several right-hand sides (..., n, k). ``core.linalg.least_squares`` with
+    method "normal": raises ``core.linalg.IllConditionedError`` (a ValueError) where the Gram
+    route would be inaccurate; ``min_norm_least_squares`` solves those."""
+    return linalg.least_squares(X, Y, method="normal").coef
 
 
 def random_features_curve(
@@ -114,6 +108,8 @@ def random_features_curve(
     """Train and test MSE of min-norm least squares on N random features, for each N in
     ``feature_counts``, averaged over ``trials`` feature draws; also ‖â‖ (mean) and the test
     MSE's standard error over trials."""
+    trials = checks.positive_int(trials, "trials")
+    feature_counts = [checks.positive_int(N, "feature_counts") for N in feature_counts]
     rng = make_generator(seed)
     out = {"n_features": [], "train_mse": [], "test_mse": [], "test_mse_stderr": [],
            "coef_norm": []}
@@ -145,8 +141,9 @@ def random_features_curve(
 def ridgeless_risk(gamma: float, sigma2: float, r2: float) -> float:
     """Asymptotic excess risk of min-norm least squares, isotropic design, γ = d/n:
     σ²γ/(1 − γ) for γ < 1, r²(1 − 1/γ) + σ²/(γ − 1) for γ > 1 (∞ at γ = 1)."""
-    if gamma <= 0:
-        raise ValueError(f"gamma must be > 0, got {gamma!r}")
+    gamma = checks.positive_number(gamma, "gamma")
+    sigma2 = checks.nonnegative_number(sigma2, "sigma2")
+    r2 = checks.nonnegative_number(r2, "r2")
     if gamma == 1:
         return math.inf
     if gamma < 1:
@@ -161,8 +158,15 @@ def ridgeless_simulation(
     """Measured excess risk ‖â − a‖² of min-norm least squares (Σ = I so E(xᵀ(â − a))² =
     ‖â − a‖²) for d = round(γ n), a uniform on the sphere of radius r, with its standard error
     and the formula's value. ``trials`` designs X, each with ``draws`` independent (a, ε) pairs
-    (several right-hand sides of one batched Cholesky solve, ``min_norm_full_rank``: a Gaussian
-    design has full rank almost surely); the standard error is over designs."""
+    (several right-hand sides of one batched ``core.linalg.least_squares``: Cholesky on the Gram
+    matrix, as a Gaussian design is well-conditioned away from γ = 1, the SVD otherwise); the
+    standard error is over designs."""
+    n = checks.positive_int(n, "n")
+    trials = checks.positive_int(trials, "trials")
+    draws = checks.positive_int(draws, "draws")
+    sigma = checks.nonnegative_number(sigma, "sigma")
+    r = checks.nonnegative_number(r, "r")
+    gammas = [checks.positive_number(gamma, "gammas") for gamma in gammas]
     rng = make_generator(seed)
     out = {"gamma": [], "d": [], "excess_risk": [], "stderr": [], "formula": []}
     for gamma in gammas:
@@ -172,7 +176,7 @@ def ridgeless_simulation(
         a = r * a / a.norm(dim=1, keepdim=True)
         Y = X @ a + sigma * torch.randn(trials, n, draws, generator=rng,
                                         dtype=torch.float64)
-        excess = ((min_norm_full_rank(X, Y) - a) ** 2).sum(1).mean(1)  # (trials,)
+        excess = ((linalg.least_squares(X, Y).coef - a) ** 2).sum(1).mean(1)  # (trials,)
         out["gamma"].append(d / n)
         out["d"].append(d)
         out["excess_risk"].append(float(excess.mean()))
@@ -189,8 +193,8 @@ def add_label_noise(y: torch.Tensor, fraction: float, n_classes: int, *,
                     rng: torch.Generator | None = None) -> torch.Tensor:
     """Replace each label, with probability ``fraction``, by a uniformly random class (which
     may equal the original, as in the MNIST-1D notebook)."""
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
+    fraction = checks.probability(fraction, "fraction")
+    n_classes = checks.positive_int(n_classes, "n_classes")
     flip = torch.rand(len(y), generator=rng) < fraction
     random = torch.randint(0, n_classes, (len(y),), generator=rng)
     return torch.where(flip, random, y)
@@ -216,6 +220,9 @@ def pad_mlp(model: MLP, width: int) -> MLP:
 
 def width_buckets(widths: Sequence[int], ratio: float = 2.0) -> list[list[int]]:
     """Group sorted widths so that each bucket's widest is < ``ratio`` × its narrowest."""
+    ratio = checks.real(ratio, "ratio")
+    if ratio < 1:
+        raise ValueError(f"ratio must be >= 1, got {ratio}")
     buckets: list[list[int]] = []
     for w in sorted(widths, reverse=True):
         if buckets and buckets[-1][0] < ratio * w:
@@ -237,19 +244,21 @@ def mlp_width_sweep(
 
     ``vectorize=True`` trains each bucket of widths at once as zero-padded replicas in one
     ``StackedModules`` (see the module docstring); ``vectorize=False`` one at a time. The
-    model of width w is initialized by ``MLP`` under a seed derived from (``seed``, w), so both
+    model of width w is initialized by ``MLP`` under the stream seed of (``seed``, w), so both
     modes start from the same weights and see the same batches.
     """
-    widths = sorted({int(w) for w in widths})
-    if not widths or widths[0] <= 0:
-        raise ValueError(f"widths must be positive ints, got {widths}")
+    widths = sorted({checks.positive_int(w, "widths") for w in widths})
+    if not widths:
+        raise ValueError("widths must hold at least one positive int, got none")
+    hidden_layers = checks.positive_int(hidden_layers, "hidden_layers")
     d, n_classes = X_train.shape[1], int(max(y_train.max(), y_test.max())) + 1
     training = Training(
         loss_fn=F.cross_entropy,
         optimizer=lambda params: torch.optim.SGD(params, lr=lr, momentum=momentum),
         steps=None, epochs=epochs, batch_size=batch_size)
     sizes = {w: [d] + [w] * hidden_layers + [n_classes] for w in widths}
-    models = {w: make_replicas(lambda s=sizes[w]: MLP(s), 1, seed * 100_003 + w)[0]
+    width_seeds = RandomStreams(seed)
+    models = {w: make_replicas(lambda s=sizes[w]: MLP(s), 1, width_seeds.seed(f"width-{w}"))[0]
               for w in widths}
     results = {}
     groups = width_buckets(widths, bucket_ratio) if vectorize else [[w] for w in widths]
