@@ -43,6 +43,9 @@ def bernoulli_nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if logits.shape != y.shape:
         raise ValueError(f"logits and y must have the same shape, got {tuple(logits.shape)} and "
                          f"{tuple(y.shape)}")
+    if y.numel() and (float(y.min()) < 0 or float(y.max()) > 1):
+        raise ValueError(f"y must hold labels in {{0, 1}} (or probabilities in [0, 1]), got "
+                         f"values in [{float(y.min()):.4g}, {float(y.max()):.4g}]")
     y = y.to(logits.dtype)
     return (y * F.softplus(-logits) + (1 - y) * F.softplus(logits)).mean()
 

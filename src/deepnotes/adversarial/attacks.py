@@ -57,8 +57,10 @@ class Normalize(nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
-        if not bool((std > 0).all()):
+        if not bool((std > 0).all()) or not bool(torch.isfinite(std).all()):
             raise ValueError(f"std must be positive, got {std.tolist()}")
+        if not bool(torch.isfinite(mean).all()):
+            raise ValueError(f"mean must be finite, got {mean.tolist()}")
         if len(mean) != len(std):
             raise ValueError(f"mean and std must have the same length, got {len(mean)} and "
                              f"{len(std)}")
@@ -149,6 +151,7 @@ def attack_mode(model: nn.Module, eval_mode: bool = True) -> Iterator[nn.Module]
     example independent of the others) and turns dropout off.
     """
     if not isinstance(model, nn.Module):
+        checks.function(model, "model", "model(x) -> logits")
         yield model
         return
     modes = [(module, module.training) for module in model.modules()]
@@ -186,6 +189,13 @@ def _norms(t: torch.Tensor) -> torch.Tensor:
 
 def margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per-example logit margin Z_y − max_{i≠y} Z_i (positive ⇔ class y wins)."""
+    checks.tensor(logits, "logits", ndim=2, floating=True)
+    checks.class_labels(labels, "labels", logits.shape[1], len(logits))
+    return _margin(logits, labels)
+
+
+def _margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``margin`` without the checks: the attacks' inner loops (labels checked once)."""
     own = logits.gather(1, labels[:, None]).squeeze(1)
     others = logits.masked_fill(F.one_hot(labels, logits.shape[1]).bool(), -math.inf)
     return own - others.amax(dim=1)
@@ -200,7 +210,7 @@ def _objective(logits, y, loss: str, targeted: bool) -> torch.Tensor:
     if loss == "ce":
         value = F.cross_entropy(logits, y, reduction="none")
         return -value if targeted else value
-    value = margin(logits, y)
+    value = _margin(logits, y)
     return value if targeted else -value
 
 
@@ -216,6 +226,10 @@ def predict(model, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
 
 def success(model, x_adv: torch.Tensor, y: torch.Tensor, *, targeted: bool = False) -> torch.Tensor:
     """Per-example attack success (bool): prediction ≠ y (untargeted) or = t (targeted)."""
+    checks.class_labels(y, "y", length=len(x_adv))
+    if len(x_adv):
+        with attack_mode(model), torch.no_grad():
+            check_labels(model(x_adv[:1]), y)
     predicted = predict(model, x_adv)
     return predicted == y if targeted else predicted != y
 
@@ -226,6 +240,7 @@ def random_perturbation(x: torch.Tensor, *, eps: float, norm: str = "inf",
     of the ε-cube) or a uniformly random direction of L2 norm ε; clipped to bounds."""
     low, high = check_bounds(bounds)
     eps = check_radius(eps, "eps", len(x))
+    rng = checks.generator(rng)
     if norm not in ("inf", "2"):
         raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
     noise = _randn_like(x, rng)
@@ -341,6 +356,7 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps, norm: str = "inf", step
     eps = check_radius(eps, "eps", len(x))
     steps = checks.positive_int(steps, "steps")
     restarts = checks.positive_int(restarts, "restarts")
+    rng = checks.generator(rng)
     if norm not in ("inf", "2"):
         raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
     if loss not in ("ce", "cw"):
@@ -386,6 +402,8 @@ def accuracy_under_attack(model, attack, x: torch.Tensor, y: torch.Tensor, *,
     batch_size = checks.positive_int(batch_size, "batch_size")
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    if attack is not None:
+        checks.function(attack, "attack", "attack(model, x, y, **attack_kwargs) -> x_adv")
     correct = 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
@@ -408,6 +426,7 @@ def minimal_eps(model, attack, x: torch.Tensor, y: torch.Tensor, *, eps_max: flo
     """
     eps_max = check_radius(eps_max, "eps_max", len(x), allow_zero=False)
     iterations = checks.positive_int(iterations, "iterations")
+    checks.function(attack, "attack", "attack(model, x, y, *, eps, ...) -> x_adv")
     shape = (-1,) + (1,) * (x.dim() - 1)
     at_max = attack(model, x, y, eps=eps_max, targeted=targeted, **attack_kwargs)
     found = success(model, at_max, y, targeted=targeted)

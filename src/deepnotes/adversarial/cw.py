@@ -33,8 +33,8 @@ from .attacks import (
     check_inputs,
     check_labels,
     check_radius,
-    margin,
 )
+from .attacks import _margin as margin  # unchecked: y was checked once, before the loop
 
 __all__ = ["CWResult", "carlini_wagner_l2", "carlini_wagner_l2_search"]
 

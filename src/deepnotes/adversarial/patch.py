@@ -118,6 +118,7 @@ def apply_patch(images: torch.Tensor, patch: torch.Tensor, transforms: EOT = EOT
     """Paste ``patch`` into each image under a fresh random placement drawn from
     ``transforms`` (for evaluation on held-out images)."""
     _check_patch(patch, images)
+    rng = checks.generator(rng)
     theta = transforms.sample(len(images), tuple(patch.shape[1:]), tuple(images.shape[2:]),
                               rng)
     return paste(images, patch.to(images), theta)
@@ -126,6 +127,10 @@ def apply_patch(images: torch.Tensor, patch: torch.Tensor, transforms: EOT = EOT
 def patch_fraction(patch_hw: tuple[int, int], image_hw: tuple[int, int],
                    scale: float = 1.0) -> float:
     """Fraction of the image the patch covers at side multiplier ``scale``."""
+    for name, hw in (("patch_hw", patch_hw), ("image_hw", image_hw)):
+        if len(checks.dims(hw, name)) != 2:
+            raise ValueError(f"{name} must be a pair (height, width), got {hw!r}")
+    scale = checks.positive_number(scale, "scale")
     return (scale * patch_hw[0]) * (scale * patch_hw[1]) / (image_hw[0] * image_hw[1])
 
 

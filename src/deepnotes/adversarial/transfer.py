@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core import checks
 from .attacks import predict, success
 
 __all__ = ["TransferResult", "success_rate", "transfer_attack"]
@@ -44,7 +45,10 @@ class TransferResult:
 
 def success_rate(hits: torch.Tensor, eligible: torch.Tensor | None = None) -> float:
     """Fraction of ``hits`` among the ``eligible`` examples (all when None); nan if none."""
+    checks.tensor(hits, "hits", ndim=1)
     if eligible is not None:
+        checks.tensor(eligible, "eligible", ndim=1)
+        checks.same_shape(eligible, "eligible", hits, "hits")
         hits = hits[eligible]
     return float(hits.float().mean()) if len(hits) else float("nan")
 
@@ -64,6 +68,8 @@ def transfer_attack(attack: Callable, surrogate, target, x: torch.Tensor, y: tor
         raise TypeError("attack must be a function attack(model, x, y, *, eps, ...) -> x_adv")
     if targeted and labels is None:
         raise ValueError("labels (the true classes) are required when targeted=True")
+    if labels is not None:
+        checks.class_labels(labels, "labels", length=len(x))
     x_adv = attack(surrogate, x, y, targeted=targeted, **attack_kwargs)
     if targeted:
         eligible = labels.to(x.device) != y

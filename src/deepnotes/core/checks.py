@@ -172,3 +172,105 @@ def int_at_least(value: Any, name: str, minimum: int) -> int:
     if result < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {result}")
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# objects, shapes and labels (issue #13: one clear error at every entry point)
+
+__all__ += ["betas", "class_labels", "dims", "function", "generator", "module", "same_length",
+            "same_rows", "same_shape", "sequence"]
+
+
+def function(value: Any, name: str, signature: str = "") -> Any:
+    """A callable; ``signature`` (e.g. ``"f(x) -> scalar tensor"``) says what is expected."""
+    if not callable(value):
+        expected = f" {signature}" if signature else ""
+        raise TypeError(f"{name} must be a callable{expected}, got {type(value).__name__} "
+                        f"{_describe(value)}")
+    return value
+
+
+def module(value: Any, name: str) -> torch.nn.Module:
+    """A ``torch.nn.Module``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__} "
+                        f"{_describe(value)}")
+    return value
+
+
+def generator(value: Any, name: str = "rng") -> torch.Generator | None:
+    """None or a ``torch.Generator`` (the ``rng`` argument of every random draw)."""
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
+    return value
+
+
+def sequence(value: Any, name: str) -> list:
+    """A list, tuple or other iterable of items (not a string, a number or a 0-d tensor), as a
+    list."""
+    if (isinstance(value, (str, bytes)) or not isinstance(value, Iterable)
+            or (isinstance(value, torch.Tensor) and value.dim() == 0)):
+        raise TypeError(f"{name} must be a list or tuple, got {type(value).__name__} "
+                        f"{_describe(value)}")
+    return list(value)
+
+
+def dims(value: Any, name: str) -> tuple[int, ...]:
+    """A shape: one positive integer (NumPy and 0-d tensors too) or a sequence of them."""
+    try:
+        return (positive_int(value, name),)
+    except TypeError:
+        pass
+    if not isinstance(value, (list, tuple, torch.Size)) or not value:
+        raise TypeError(f"{name} must be a positive int or a non-empty tuple of them, got "
+                        f"{type(value).__name__} {_describe(value)}")
+    return tuple(positive_int(v, name) for v in value)
+
+
+def betas(value: Any, name: str = "betas") -> tuple[float, float]:
+    """Adam's (β₁, β₂): a pair of numbers in [0, 1)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (beta1, beta2), got {_describe(value)}")
+    return (unit_interval(value[0], f"{name}[0] (beta1)"),
+            unit_interval(value[1], f"{name}[1] (beta2)"))
+
+
+def same_length(a: torch.Tensor, name_a: str, b: Any, name_b: str) -> None:
+    """``a`` and ``b`` hold one entry per example: the same length along dimension 0."""
+    if len(a) != len(b):
+        raise ValueError(f"{name_a} and {name_b} must have the same length (one entry per "
+                         f"example), got {len(a)} and {len(b)}")
+
+
+def same_shape(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> None:
+    """Two tensors of one shape (e.g. two densities on one grid)."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def same_rows(x: Any, name: str, reference: Any, reference_name: str) -> None:
+    """The rows of ``x`` (its shape past dimension 0) must be shaped like ``reference``'s:
+    e.g. test data with as many features as the training data."""
+    rows, expected = tuple(x.shape[1:]), tuple(reference.shape[1:])
+    if rows != expected:
+        what = (f"{rows[0]} features, {reference_name} has {expected[0]}"
+                if len(rows) == len(expected) == 1 else
+                f"rows of shape {rows}, {reference_name}'s are {expected}")
+        raise ValueError(f"{name} has {what}: they must match")
+
+
+def class_labels(y: Any, name: str, classes: int | None = None,
+                 length: int | None = None) -> torch.Tensor:
+    """A 1-D integer tensor of class indices, ``length`` long and in [0, ``classes``) when
+    given."""
+    tensor(y, name, ndim=1, floating=False)
+    if length is not None and len(y) != length:
+        raise ValueError(f"{name} must have shape ({length},), one label per example, got "
+                         f"{tuple(y.shape)}")
+    if classes is not None and y.numel():
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= classes:
+            raise ValueError(f"{name} must hold class indices in [0, {classes}), got values in "
+                             f"[{low}, {high}]")
+    return y

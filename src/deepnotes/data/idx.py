@@ -42,6 +42,8 @@ def _read_bytes(path: Path) -> bytes:
 
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     """Parse the bytes of an (uncompressed) IDX file into a native-endian numpy array."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"raw must be the bytes of an IDX file, got {type(raw).__name__}")
     if len(raw) < 4:
         raise ValueError(f"IDX file {name}: truncated header ({len(raw)} bytes, need 4)")
     if raw[0] != 0 or raw[1] != 0:

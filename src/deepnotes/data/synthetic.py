@@ -46,6 +46,8 @@ def regression(
     """
     n, d = checks.positive_int(n, "n"), checks.positive_int(d, "d")
     noise = checks.nonnegative_number(noise, "noise")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     rng = _generator(rng, seed)
     coef = intercept = None
     if f == "linear":

@@ -74,9 +74,12 @@ def as_tensors(data: Any, argument: str) -> Tensors:
     if not isinstance(data, Sequence) or not data or not all(
         isinstance(t, torch.Tensor) for t in data
     ):
+        got = type(data).__name__
+        if isinstance(data, Sequence) and data and not isinstance(data, str):
+            got += f" of ({', '.join(type(t).__name__ for t in data)})"
         raise TypeError(
             f"{argument} must be a tensor, a tuple of tensors (X, y) or a TensorDataset, "
-            f"got {type(data).__name__}"
+            f"got {got}" + (": convert arrays with torch.as_tensor" if "ndarray" in got else "")
         )
     n = len(data[0])
     if n == 0:
@@ -116,6 +119,7 @@ def iterate_batches(
     global batch (the ``DistributedSampler`` split). Starting at ``start_step`` skips exactly
     the batches already seen, which is what makes resume bit-identical.
     """
+    batch_size = positive_int(batch_size, "batch_size")
     n = len(tensors[0])
     local_batch = batch_size // world_size
     if world_size > 1:
@@ -152,7 +156,7 @@ class BatchStream:
 
     def __init__(self, tensors: Tensors, batch_size: int, *, seed: int = 0,
                  shuffle: bool = True, rank: int = 0, world_size: int = 1):
-        self.tensors, self.batch_size = tensors, batch_size
+        self.tensors, self.batch_size = tensors, positive_int(batch_size, "batch_size")
         self.seed, self.shuffle, self.rank, self.world_size = seed, shuffle, rank, world_size
         self.position = 0
         self._iterator: Iterator[Tensors] | None = None

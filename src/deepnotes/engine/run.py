@@ -87,7 +87,7 @@ class Run:
             write_json(self.path / CONFIG, to_jsonable(config))
 
     def read_config(self) -> dict[str, Any]:
-        return json.loads((self.path / CONFIG).read_text())
+        return _read_object(self.path / CONFIG)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one line to ``metrics.jsonl``."""
@@ -121,7 +121,22 @@ class Run:
 
     def read_result(self) -> dict[str, Any] | None:
         path = self.path / RESULT
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_object(path) if path.exists() else None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, resume={self.resume})"
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; a file that is not UTF-8, not JSON or not an object raises
+    ``ValueError`` naming the file."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}): corrupt") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: "
+                         f"{err.msg}): corrupt or cut short") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: holds a JSON {type(value).__name__}, not an object")
+    return value

@@ -32,10 +32,15 @@ Choices and why (measured with this code, CPU):
   textures read as "cross" for some classifiers (noise-patch success 0.03–0.60 across seeds).
 - A well-trained CNN (16, 32, 64 channels, clean accuracy ≈ 1.0): smaller or less trained
   models both resist less and classify worse, which is what the clean-accuracy gate excludes.
-- Measured before (earlier seeding, full preset): success / worst noise patch 0.972 / 0.004,
-  0.751 / 0.042 and 0.967 / 0.015 on three classifier seeds — the claim held for 2 of 3; the
-  resisting classifier resisted every patch-side change tried (1,000 steps, other learning
-  rates, a margin loss, training on non-target images only: 0.69–0.78).
+- Measured (full preset, CPU, 667 held-out images per classifier; success / worst noise
+  patch / clean accuracy): classifier 0: 0.627 ± 0.019 / 0.105 ± 0.012 / 1.00 (NOT
+  reproduced), classifier 1: 0.957 / 0.042 / 1.00, classifier 2: 0.985 / 0.058 / 1.00; the
+  white patch ≤ 0.002. The claim holds for 2 of 3 classifiers — as with the earlier seeding
+  (0.972, 0.751, 0.967), where the resisting classifier resisted every patch-side change tried
+  (1,000 steps, other learning rates, a margin loss, training on non-target images only:
+  0.69–0.78). It is a property of some classifiers, not of the attack.
+- The quick preset (one classifier, 24×24 images, a 7×7 patch, fewer steps) is a smoke run:
+  a check it fails becomes undecided (``short_run``).
 - Digits (``--data digits``, upsampled to 32×32) do NOT reproduce the claim: ≈ 5–25% success
   at random placement (the evidence of a digit is spread over its whole shape).
 """
@@ -279,7 +284,7 @@ def run(config: Config, run) -> Result:
 
     fig, axes = new_figure(ncols=3, width=3.6, height=3.2)
     first = outcomes[0]
-    axes[0].imshow(first["patch"][0], cmap="gray", vmin=0, vmax=1)
+    axes[0].imshow(first["patch"][0].numpy(), cmap="gray", vmin=0, vmax=1)
     axes[0].set_title(f"classifier 0's patch (→ class {config.target})", fontsize=9)
     examples = first["examples"][:, 0]
     axes[1].imshow(torch.cat(list(examples[:3]), dim=1).numpy(), cmap="gray", vmin=0, vmax=1)

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import operator
 import types
 import typing
 from collections.abc import Sequence
@@ -40,7 +42,8 @@ from typing import Any
 
 import torch
 
-from ..core.rng import RandomStreams
+from ..core import checks
+from ..core.rng import RandomStreams, check_seed
 
 PASSED, FAILED, UNDECIDED = "passed", "failed", "undecided"
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
@@ -106,7 +109,16 @@ class Check:
         """
         if comparison not in (">=", ">", "<=", "<"):
             raise ValueError(f"comparison must be '>=', '>', '<=' or '<', got {comparison!r}")
-        value, threshold = float(value), float(threshold)
+        try:
+            if isinstance(value, (str, bytes)):
+                raise TypeError
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"value must be a number, got {type(value).__name__} "
+                            f"{value!r}") from None
+        threshold = checks.real(threshold, "threshold", finite=False)  # a constant: never NaN
+        if se is not None and float(se) < 0:
+            raise ValueError(f"se must be >= 0 (a standard error), got {se}")
         holds = {">=": lambda a: a >= threshold, ">": lambda a: a > threshold,
                  "<=": lambda a: a <= threshold, "<": lambda a: a < threshold}[comparison]
         if math.isnan(value):
@@ -148,7 +160,10 @@ class Check:
         claim's direction loses significantly), undecided otherwise."""
         from scipy.stats import binomtest
 
-        wins, trials = int(wins), int(trials)
+        wins = checks.nonnegative_int(wins, "wins")
+        trials = checks.nonnegative_int(trials, "trials")
+        if wins > trials:
+            raise ValueError(f"wins must be <= trials, got {wins} of {trials}")
         if trials == 0:
             return cls(description, UNDECIDED, 0.0, 0.5, "sign test", note=note or "no pairs")
         greater = binomtest(wins, trials, 0.5, alternative="greater").pvalue
@@ -424,6 +439,11 @@ def _convert(raw: Any, annotation: Any, key: str) -> Any:
             raise TypeError(f"{key}: expected an int, got {raw!r}")
         if isinstance(raw, int):
             return raw
+        if hasattr(raw, "__index__") and not isinstance(raw, float):  # np.int64, 0-d tensor
+            try:
+                return operator.index(raw)
+            except TypeError:
+                pass
         if isinstance(raw, float) and raw.is_integer():
             return int(raw)
         if isinstance(raw, str):
@@ -435,8 +455,11 @@ def _convert(raw: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(raw, bool):
             raise TypeError(f"{key}: expected a number, got {raw!r}")
-        if isinstance(raw, (int, float)):
+        if isinstance(raw, numbers.Real):  # int, float, NumPy numbers
             return float(raw)
+        if (isinstance(raw, torch.Tensor) and raw.dim() == 0 and raw.dtype != torch.bool
+                and not raw.is_complex()):
+            return float(raw.item())
         if isinstance(raw, str):
             try:
                 return float(raw.strip().replace("_", ""))
@@ -487,6 +510,18 @@ def override(config, values: dict[str, Any], *, experiment: str | None = None):
             if not message.startswith(f"{key}:"):
                 message = f"{key}: {message}"
             raise ValueError(f"{where}{message} (expected {_type_name(types_[key])})") from None
+    if "seed" in converted and isinstance(config, ExperimentConfig):
+        try:
+            check_seed(converted["seed"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}{err}") from None
+    device = converted.get("device")
+    if isinstance(config, ExperimentConfig) and isinstance(device, str) and device != "auto":
+        try:
+            torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"{where}device: {device!r} is not a device name ('auto', 'cpu', "
+                             "'cuda', 'cuda:1')") from None
     return dataclasses.replace(config, **converted)
 
 

@@ -65,7 +65,7 @@ class Config(ExperimentConfig):
     @classmethod
     def quick(cls) -> Config:
         # 5 pairs: the fewest a one-sided sign test at 5% can decide (5 of 5: p = 1/32)
-        return cls(steps=60, seeds=5)
+        return cls(steps=50, seeds=5)
 
 
 def deep_mlp(config: Config, inputs: int, batch_norm: bool) -> MLP:

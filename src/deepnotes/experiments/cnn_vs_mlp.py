@@ -90,7 +90,7 @@ class Config(ExperimentConfig):
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(steps=500, eval_every=100, seeds=1, shuffled=False)
+        return cls(steps=400, eval_every=100, seeds=1, shuffled=False)
 
 
 def build_models(hidden: int) -> dict[str, Callable[[], torch.nn.Module]]:

@@ -147,7 +147,7 @@ class Config(ExperimentConfig):
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(losses=("lsgan", "wgan"), benchmarks=("ring",), seeds=2, steps=300, width=64,
+        return cls(losses=("lsgan", "wgan"), benchmarks=("ring",), seeds=2, steps=200, width=64,
                    depth=2, batch_size=256, lr=3e-3, pack=1, train_samples=20_000, workers=1)
 
 

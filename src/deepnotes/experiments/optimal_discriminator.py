@@ -67,7 +67,7 @@ class Config(ExperimentConfig):
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(samples=100_000, steps=500, batch_size=500, lr=5e-3, seeds=3,
+        return cls(samples=100_000, steps=400, batch_size=500, lr=5e-3, seeds=3,
                    eval_samples=100_000)
 
 

@@ -25,17 +25,20 @@ where neither does are ties and are dropped):
 - on (b), the methods with momentum — momentum and Adam — reach f ≤ 10⁻³ in fewer steps.
 
 Measured on (b) and reported in the metrics, not claimed: AdaGrad and RMSProp with a constant
-rate are about as slow as GD to f ≤ 10⁻² and do not reach 10⁻³ in 3,000 steps (AdaGrad's
-accumulated g² keeps shrinking its steps; RMSProp's steps stay about ε in size, so it bounces
-along the valley floor) — per-parameter rates do not help where the ill-conditioning is not
-along the parameters.
+rate are about as slow as GD (whose best rate reaches 10⁻³ from 2 of 20 starts in 3,000 steps):
+AdaGrad reaches it from 4 of 20 starts, RMSProp from none (AdaGrad's accumulated g² keeps
+shrinking its steps; RMSProp's steps stay about ε in size, so it bounces along the valley
+floor) — per-parameter rates do not help where the ill-conditioning is not along the
+parameters.
 
 The full preset also trains the MLP 40-100-10 on MNIST-1D (cross-entropy, minibatches of 100,
 ``engine.fit``) with every optimizer over a learning-rate grid that brackets its best rate, and
 reports each one's training loss after the same number of steps (mean ± standard error over
 seeds; metrics only). With a tuned rate (2.0, next to divergence at 4.0) plain SGD trains this
-network about as fast as Adam, so "Adam trains a network faster than SGD" — an earlier claim of
-this experiment, judged against an SGD sweep that stopped at 0.2 — is not claimed.
+network at least as fast as Adam (measured, 2,000 steps, 3 seeds: training loss 0.20 ± 0.004
+for SGD, 0.27 ± 0.008 for Adam at its best rate 0.01, 0.14 for AdaGrad), so "Adam trains a
+network faster than SGD" — an earlier claim of this experiment, judged against an SGD sweep
+that stopped at 0.2 — is not claimed.
 """
 
 from __future__ import annotations

@@ -11,7 +11,13 @@ set is then measured under FGSM and under PGD-``eval_steps`` (L∞, random start
 Every check is judged at ε_train on the test examples, with its standard error: accuracies
 as binomial proportions, differences of two accuracies on the same examples (the clean-accuracy
 cost, the FGSM − PGD gap) from their per-example paired differences. Both presets judge the
-same ε (the quick one trains smaller models for fewer steps and evaluates fewer test images).
+same ε (the quick one trains smaller models for fewer steps and evaluates fewer test images;
+a check it fails only becomes undecided, ``short_run``: the claim is about models trained with
+the full preset's budget).
+
+Measured (full preset, CPU, 450 test images, ε = 0.15): clean model under PGD 0.029 ± 0.008;
+PGD-trained under PGD 0.589 ± 0.023 at clean accuracy 0.993 (clean model: 0.978, cost −0.016 ±
+0.008); FGSM-trained 0.711 under FGSM, 0.498 under PGD (gap 0.213 ± 0.019).
 
 On the default data (scikit-learn's 8×8 digits, pixels in [0, 1]) ε is in pixel units; with
 ``data="idx:FOLDER"`` the same runs on MNIST files the user has (Madry's set-up with fewer

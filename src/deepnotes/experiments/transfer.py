@@ -13,6 +13,12 @@ Kurakin et al. 2017 find iterative attacks even transfer worse than FGSM).
 Every comparison is paired on the same test images: transfer − noise from the per-image
 differences of the two success indicators (mean ± standard error), white box vs transfer by a
 sign test on the images where exactly one of the two succeeds.
+
+Measured (full preset, CPU, 444 eligible images, ε = 0.15): noise 0.086; FGSM white box 0.867,
+transfer 0.358 (0.273 ± 0.022 above noise); PGD-100 white box 0.975, transfer 0.396 (0.311 ±
+0.023 above noise; 257 images broken white-box only, none transfer-only). PGD-100 transferred
+slightly *better* than FGSM here (0.396 vs 0.358), unlike Kurakin et al.'s ImageNet finding
+(reported, not judged).
 """
 
 from __future__ import annotations

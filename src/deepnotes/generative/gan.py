@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core import checks
 from ..core.checks import positive_int, positive_number, unit_interval
 from ..core.rng import check_seed, make_generator
 from ..engine import EMA, BatchStream, Bookkeeping, Run, as_tensors, resolve_device
@@ -48,7 +49,7 @@ class Generator(nn.Module):
         from ..nn.models import MLP
 
         super().__init__()
-        shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+        shape = checks.dims(output_shape, "output_shape")
         self.latent_dim = latent_dim = positive_int(latent_dim, "latent_dim")
         self.output_shape = shape
         self.net = MLP([latent_dim, *hidden, math.prod(shape)], activation=activation)
@@ -67,7 +68,7 @@ class Discriminator(nn.Module):
         from ..nn.models import MLP
 
         super().__init__()
-        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        shape = checks.dims(input_shape, "input_shape")
         self.input_shape = shape
         self.autoencoder = bool(autoencoder)
         outputs = math.prod(shape) if autoencoder else 1
@@ -85,8 +86,8 @@ class ConvGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 16, width: int = 32, batch_norm: bool = False):
         super().__init__()
-        self.latent_dim = latent_dim
-        self.width = width
+        self.latent_dim = latent_dim = positive_int(latent_dim, "latent_dim")
+        self.width = width = positive_int(width, "width")
 
         def norm(channels: int) -> nn.Module:
             return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
@@ -110,6 +111,7 @@ class ConvDiscriminator(nn.Module):
 
     def __init__(self, width: int = 32):
         super().__init__()
+        width = positive_int(width, "width")
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),  # 4×4
             nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),  # 2×2
@@ -132,11 +134,16 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0, rng: torch.Generator 
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
-        out = torch.cat([
-            generator(torch.randn(min(batch_size, n - i), latent_dim, generator=rng,
-                                  device=device)).cpu()
-            for i in range(0, n, batch_size)
-        ])
+        try:
+            out = torch.cat([
+                generator(torch.randn(min(batch_size, n - i), latent_dim, generator=rng,
+                                      device=device)).cpu()
+                for i in range(0, n, batch_size)
+            ])
+        except SHAPE_ERRORS as err:
+            generator.train(was_training)
+            z = torch.zeros(1, latent_dim, device=device)
+            raise forward_error(generator, z, "latent_dim", err, what="the generator") from err
     generator.train(was_training)
     return out
 
@@ -174,6 +181,7 @@ def make_optimizer(optimizer, parameters, *, lr: float,
     """``optimizer``: a name — "momentum" (SGD, momentum 0.9), "sgd", "rmsprop" (α as the
     course: PyTorch's RMSprop with alpha 0.99 here), "adam" — or a factory params → Optimizer."""
     parameters = list(parameters)
+    betas = checks.betas(betas)
     if callable(optimizer) and not isinstance(optimizer, str):
         built = optimizer(parameters)
         if not isinstance(built, torch.optim.Optimizer):
@@ -308,6 +316,10 @@ def train_gan(
                             f"{type(callback).__name__}")
     if ema is not None:
         ema = unit_interval(ema, "ema")
+    if scheduler is not None:
+        checks.function(scheduler, "scheduler", "(a factory optimizer -> LR scheduler)")
+    if evaluate is not None:
+        checks.function(evaluate, "evaluate", "evaluate(generator) -> {name: number}")
     steps = positive_int(steps, "steps")
     k = positive_int(k if k is not None else gan_loss.default_k, "k")
     batch_size = positive_int(batch_size if batch_size is not None else defaults["batch_size"],

@@ -45,6 +45,7 @@ Corrections to the course's table (the code is right):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -64,6 +65,7 @@ def _scores(values: torch.Tensor, argument: str) -> torch.Tensor:
     with the step and the kept checkpoint."""
     if not isinstance(values, torch.Tensor):
         raise TypeError(f"{argument} must be a tensor, got {type(values).__name__}")
+    checks.tensor(values, argument, floating=True)
     if values.dim() == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.dim() != 1 or values.numel() == 0:
@@ -75,10 +77,19 @@ def _scores(values: torch.Tensor, argument: str) -> torch.Tensor:
 def _batch(values: torch.Tensor, argument: str) -> torch.Tensor:
     if not isinstance(values, torch.Tensor):
         raise TypeError(f"{argument} must be a tensor, got {type(values).__name__}")
+    checks.tensor(values, argument, floating=True)
     if values.dim() < 2 or len(values) == 0:
         raise ValueError(f"{argument} must be a batch of shape (N, ...) with N > 0 and at "
                          f"least 2 dimensions, got {tuple(values.shape)}")
     return values
+
+
+def _gamma(gamma: float) -> float:
+    """BEGAN's diversity ratio γ = E L(G(z)) / E L(x) ∈ (0, 1] (Berthelot et al. 2017, §3.3)."""
+    gamma = checks.positive_number(gamma, "gamma")
+    if gamma > 1.0:
+        raise ValueError(f"gamma must be in (0, 1] (the diversity ratio), got {gamma}")
+    return gamma
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +160,7 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 def clip_weights(module: nn.Module, clip: float = 0.01) -> None:
     """WGAN's Lipschitz constraint: w ← clip(w, −c, c) for every parameter, c = ``clip``."""
+    checks.module(module, "module")
     clip = checks.positive_number(clip, "clip")
     with torch.no_grad():
         for parameter in module.parameters():
@@ -200,6 +212,7 @@ def gradient_penalty(
     One εᵢ ~ U[0, 1] per example (drawn from ``rng``), and each example's own gradient
     norm; ``target`` is the norm the penalty pulls toward (1 for 1-Lipschitz).
     """
+    target = checks.nonnegative_number(target, "target")
     points, _ = interpolate(real, fake, rng=rng)
     return ((input_gradient_norms(discriminator, points) - target) ** 2).mean()
 
@@ -218,6 +231,7 @@ def dragan_penalty(
     (default: half the standard deviation of the real batch, the scale of the authors' code).
     """
     real = _batch(real, "real")
+    target = checks.nonnegative_number(target, "target")
     if noise_std is None:
         noise_std = 0.5 * float(real.detach().std())
     else:
@@ -276,14 +290,19 @@ def began_update_k(k: float, real_l1: float, fake_l1: float, gamma: float = 0.5,
                    lambda_k: float = 0.001) -> float:
     """k_{t+1} = clip(k_t + λ_k (γ L(x) − L(x̂)), 0, 1): the proportional control keeping
     E L(x̂) = γ E L(x); γ = ``gamma`` (the diversity ratio), λ_k = ``lambda_k``."""
-    gamma = checks.positive_number(gamma, "gamma")
+    gamma = _gamma(gamma)
     lambda_k = checks.positive_number(lambda_k, "lambda_k")
+    k = checks.probability(k, "k")
+    real_l1 = checks.nonnegative_number(real_l1, "real_l1")
+    fake_l1 = checks.nonnegative_number(fake_l1, "fake_l1")
     return min(1.0, max(0.0, float(k) + lambda_k * (gamma * float(real_l1) - float(fake_l1))))
 
 
 def began_convergence(real_l1: float, fake_l1: float, gamma: float = 0.5) -> float:
     """BEGAN's convergence measure M_global = L(x) + |γ L(x) − L(x̂)|."""
-    gamma = checks.positive_number(gamma, "gamma")
+    gamma = _gamma(gamma)
+    real_l1 = checks.nonnegative_number(real_l1, "real_l1")
+    fake_l1 = checks.nonnegative_number(fake_l1, "fake_l1")
     return float(real_l1) + abs(gamma * float(real_l1) - float(fake_l1))
 
 
@@ -462,7 +481,7 @@ class BeganLoss(GANLoss):
     output_like_input = True
 
     def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k: float = 0.0):
-        self.gamma = checks.positive_number(gamma, "gamma")
+        self.gamma = _gamma(gamma)
         self.lambda_k = checks.positive_number(lambda_k, "lambda_k")
         if not 0.0 <= float(k) <= 1.0:
             raise ValueError(f"k must lie in [0, 1], got {k!r}")
@@ -482,6 +501,8 @@ class BeganLoss(GANLoss):
 
     def after_generator_step(self) -> dict[str, float]:
         real_l1, fake_l1 = float(self._real_l1), float(self._fake_l1)
+        if not math.isfinite(real_l1 + fake_l1):  # k stays; the trainer's NaN guard stops here
+            return {"k": self.k, "convergence": math.nan}
         self.k = began_update_k(self.k, real_l1, fake_l1, self.gamma, self.lambda_k)
         return {"k": self.k, "convergence": began_convergence(real_l1, fake_l1, self.gamma)}
 

@@ -93,6 +93,8 @@ def gaussian_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
         raise ValueError(f"features must be an (N, d) tensor with N >= 2, got "
                          f"{getattr(features, 'shape', type(features).__name__)}")
     features = features.detach().to(torch.float64).cpu()
+    if not torch.isfinite(features).all():
+        raise ValueError("features contain NaN or Inf")
     return features.mean(dim=0), torch.cov(features.T).reshape(features.shape[1], -1)
 
 
@@ -114,6 +116,9 @@ def frechet_distance(mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tenso
     if mean2.shape != mean1.shape or cov1.shape != (d, d) or cov2.shape != (d, d):
         raise ValueError(f"expected means of shape ({d},) and covariances ({d}, {d}); got "
                          f"{tuple(mean2.shape)}, {tuple(cov1.shape)}, {tuple(cov2.shape)}")
+    for name, value in (("mean1", mean1), ("cov1", cov1), ("mean2", mean2), ("cov2", cov2)):
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{name} contains NaN or Inf")
     root1 = _psd_sqrt(cov1)
     inner = root1 @ cov2 @ root1
     trace_sqrt = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp_min(0).sqrt().sum()

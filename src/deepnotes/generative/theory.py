@@ -26,6 +26,7 @@ def _densities(p_d: torch.Tensor, p_g: torch.Tensor) -> tuple[torch.Tensor, torc
     for name, p in (("p_d", p_d), ("p_g", p_g)):
         if not isinstance(p, torch.Tensor):
             raise TypeError(f"{name} must be a tensor of density values, got {type(p).__name__}")
+        checks.tensor(p, name, floating=True)
         if not torch.isfinite(p).all() or (p < 0).any():
             raise ValueError(f"{name} must be finite and >= 0 everywhere")
     if p_d.shape != p_g.shape:
@@ -77,6 +78,7 @@ def value_function(discriminator: torch.Tensor, p_d: torch.Tensor, p_g: torch.Te
     """V(D, G) = ∫ p_d(x) log D(x) + p_g(x) log(1 − D(x)) dx, with ``discriminator`` = D(x) on
     the grid (values in [0, 1])."""
     p_d, p_g = _densities(p_d, p_g)
+    checks.tensor(discriminator, "discriminator", floating=True)
     if discriminator.shape != p_d.shape:
         raise ValueError(f"discriminator must have the densities' shape {tuple(p_d.shape)}, got "
                          f"{tuple(discriminator.shape)}")
@@ -98,5 +100,6 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
 
 def jensen_shannon_divergence(p_d: torch.Tensor, p_g: torch.Tensor, dx: float) -> torch.Tensor:
     """JSD(p_d ‖ p_g) = ½ KL(p_d ‖ m) + ½ KL(p_g ‖ m), m = (p_d + p_g)/2, in nats."""
+    p_d, p_g = _densities(p_d, p_g)
     mixture = (p_d + p_g) / 2
     return 0.5 * kl_divergence(p_d, mixture, dx) + 0.5 * kl_divergence(p_g, mixture, dx)

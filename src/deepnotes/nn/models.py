@@ -26,6 +26,7 @@ __all__ = [
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters of ``model``."""
+    checks.module(model, "model")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -33,6 +34,7 @@ def build_seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
     """``factory()`` with torch's global RNG seeded to ``seed`` (so the initialization is
     reproducible), leaving the caller's RNG state as it was."""
     seed = check_seed(seed)
+    checks.function(factory, "factory", "factory() -> nn.Module")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return factory()
@@ -40,6 +42,7 @@ def build_seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
 
 def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
     """(name, shape, count) of every trainable parameter of ``model``, in registration order."""
+    checks.module(model, "model")
     return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()
             if p.requires_grad]
 
@@ -71,7 +74,7 @@ class MLP(nn.Sequential):
 
     def __init__(self, sizes: Sequence[int], activation="relu",
                  batch_norm: bool | Callable[[int], nn.Module] = False):
-        sizes = [checks.positive_int(s, "sizes") for s in sizes]
+        sizes = [checks.positive_int(s, "sizes") for s in checks.sequence(sizes, "sizes")]
         if len(sizes) < 2:
             raise ValueError(f"sizes must be >= 2 positive ints (input, ..., output), got {sizes}")
         layers: list[nn.Module] = [nn.Flatten()]

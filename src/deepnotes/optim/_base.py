@@ -18,7 +18,7 @@ CUDA → foreach; CPU → compiled from ``COMPILE_MIN_NUMEL`` elements up, forea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
@@ -74,6 +74,44 @@ def check_forms(fused, foreach) -> None:
         raise ValueError("fused=True and foreach=True cannot be used together")
 
 
+def check_params(params) -> None:
+    """``params``: an iterable of tensors or of param-group dicts (torch.optim's contract)."""
+    if isinstance(params, (str, bytes)) or not isinstance(params, (Iterable, Tensor)):
+        raise TypeError("params must be an iterable of tensors or of dicts (parameter groups), "
+                        f"e.g. model.parameters(); got {type(params).__name__}")
+
+
+def check_state_dict(optimizer: torch.optim.Optimizer, state_dict) -> None:
+    """``state_dict`` must have been saved by an optimizer of ``optimizer``'s kind: each group
+    carries its hyperparameters, each parameter's state the tensors its update rule keeps.
+    Another optimizer's state is refused here, naming what it lacks, instead of failing at the
+    next step (torch.optim's ``KeyError: 'exp_avg'`` after Adam loads an SGD state)."""
+    kind = type(optimizer).__name__
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be an optimizer's state_dict (a dict with 'state' "
+                        f"and 'param_groups'), got {type(state_dict).__name__}")
+    if "state" not in state_dict or "param_groups" not in state_dict:
+        raise ValueError(f"state_dict is not an optimizer's state_dict: its keys are "
+                         f"{sorted(map(str, state_dict))}, not 'state' and 'param_groups'")
+    needed = set(optimizer.defaults) - {"foreach", "fused"}
+    probe = torch.empty(0)
+    for index, group in enumerate(state_dict["param_groups"]):
+        lacking = sorted(needed - set(group))
+        if lacking:
+            raise ValueError(f"state_dict was not saved by {kind}: its param_groups[{index}] "
+                             f"lacks the hyperparameters {', '.join(lacking)} (it was saved by "
+                             "another kind of optimizer)")
+        expected = set(optimizer._init_state(probe, {**optimizer.defaults, **group}))
+        for key in group.get("params", ()):
+            saved = state_dict["state"].get(key)
+            missing = sorted(expected - set(saved)) if saved else []
+            if missing:
+                raise ValueError(
+                    f"state_dict was not saved by {kind}: the state of parameter {key} lacks "
+                    f"{', '.join(missing)} (it holds {', '.join(sorted(map(str, saved)))}: "
+                    "another kind of optimizer's)")
+
+
 # --------------------------------------------------------------------------------------------
 # the base class
 
@@ -94,6 +132,7 @@ class CourseOptimizer(torch.optim.Optimizer):
         return type(self)._single, (params, grads, *state), hyper
 
     def __init__(self, params, defaults: dict) -> None:
+        check_params(params)
         self._validate(defaults)
         check_forms(defaults.get("fused"), defaults.get("foreach"))
         super().__init__(params, defaults)
@@ -103,6 +142,12 @@ class CourseOptimizer(torch.optim.Optimizer):
         self._validate(merged)
         check_forms(merged.get("fused"), merged.get("foreach"))
         super().add_param_group(param_group)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch.optim's ``load_state_dict``, after ``check_state_dict`` (another optimizer's
+        state is refused with the keys it lacks)."""
+        check_state_dict(self, state_dict)
+        super().load_state_dict(state_dict)
 
     # subclasses -------------------------------------------------------------------------
     def _validate(self, group: dict) -> None:

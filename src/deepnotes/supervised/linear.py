@@ -31,6 +31,7 @@ from torch import nn
 
 from ..core import checks, linalg
 from ..engine import fit, resolve_device
+from ..engine.preflight import SHAPE_ERRORS, forward_error
 from . import _validation
 
 SOLVERS = ("lstsq", "normal", "gd")
@@ -66,9 +67,19 @@ def gradient_descent(
     max_iter = checks.positive_int(max_iter, "max_iter")
     tol = checks.nonnegative_number(tol, "tol")
     check_every = checks.positive_int(check_every, "check_every")
+    checks.module(model, "model")
+    checks.function(loss_fn, "loss_fn", "loss_fn(output, y) -> scalar tensor")
+    checks.tensor(X, "X")
+    checks.tensor(y, "y")
+    checks.same_length(X, "X", y, "y")
     device = resolve_device(device)
     model.to(device)
     X, y = X.to(device), y.to(device)
+    try:  # one example through the model first: a shape error names X, not torch's internals
+        with torch.no_grad():
+            model(X[:1])
+    except SHAPE_ERRORS as err:
+        raise forward_error(model, X[:1], "X", err) from err
 
     def grad_norm() -> float:
         model.zero_grad(set_to_none=True)
@@ -193,6 +204,8 @@ def least_squares(
 
 def gaussian_log_likelihood(residuals: torch.Tensor, sigma2: float) -> float:
     """log L = −(n/2) log(2πσ²) − Σ r_i² / (2σ²) for residuals r = y − ŷ and variance σ²."""
+    checks.tensor(residuals, "residuals")
+    sigma2 = checks.nonnegative_number(sigma2, "sigma2")
     n = residuals.numel()
     if sigma2 <= 0:
         return math.inf if bool((residuals == 0).all()) else -math.inf

@@ -106,6 +106,7 @@ def newton(
     ``softmax=True`` the softmax model with K = ``n_classes`` (θ of shape (K, D)).
     Returns ``(θ, iterations, converged)``.
     """
+    n_classes = checks.int_at_least(n_classes, "n_classes", 2)
     D = X1.shape[1]
     theta = torch.zeros((n_classes, D) if softmax else D, dtype=X1.dtype)
     total = weights.sum()

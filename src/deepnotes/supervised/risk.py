@@ -29,6 +29,9 @@ def pointwise_loss(loss: str | Callable, prediction, y) -> np.ndarray:
     columns in label order 0..K−1), or a callable ``(prediction, y) -> per-example losses``.
     """
     prediction, y = _numpy(prediction), _numpy(y)
+    if prediction.shape[:1] != y.shape[:1]:
+        raise ValueError(f"y must hold one target per prediction: got {y.shape[:1] or 'a scalar'}"
+                         f" targets for {prediction.shape[:1] or 'a scalar'} predictions")
     if callable(loss):
         values = _numpy(loss(prediction, y))
     elif loss == "mse":

@@ -95,6 +95,10 @@ class StackedModules(nn.Module):
         modules = list(modules)
         if not modules or not all(isinstance(m, nn.Module) for m in modules):
             raise TypeError("modules must be a non-empty sequence of torch.nn.Module")
+        shapes = [[(k, tuple(p.shape)) for k, p in m.named_parameters()] for m in modules]
+        if any(shape != shapes[0] for shape in shapes):
+            raise ValueError("modules must share one architecture (the same parameter names and "
+                             "shapes) to be stacked")
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules[0].modules()):
             raise TypeError("StackedModules cannot vectorize BatchNorm (in-place running "
                             "statistics); train such modules one at a time (vectorize=False)")
@@ -164,10 +168,23 @@ class Training:
     epochs: int | None = None
     batch_size: int | None = None
 
+    def __post_init__(self) -> None:
+        checks.function(self.loss_fn, "loss_fn", "loss_fn(output, y) -> scalar tensor")
+        checks.function(self.optimizer, "optimizer", "(a factory params -> Optimizer)")
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("Training: give exactly one of steps= or epochs= (steps=None to "
+                             f"train by epochs), got steps={self.steps!r}, "
+                             f"epochs={self.epochs!r}")
+        for name in ("steps", "epochs", "batch_size"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, checks.positive_int(getattr(self, name), name))
+
 
 def make_replicas(make_model: Callable[[], nn.Module], count: int, seed: int) -> list:
     """``count`` models from ``make_model()``, model r built under ``torch.manual_seed`` of the
     r-th seed drawn from a rng seeded ``seed`` (the global RNG is restored after)."""
+    checks.function(make_model, "make_model", "make_model() -> nn.Module")
+    count = checks.positive_int(count, "count")
     seeds = torch.randint(0, 2**62, (count,), generator=make_generator(seed)).tolist()
     models = []
     with torch.random.fork_rng(devices=[]):
@@ -298,6 +315,9 @@ def fit_predict_replicas(
     """Fit one model per training set (X_sets (R, n, d), y_sets (R, n, ...)) and predict on
     ``x_eval`` (m, d): returns (R, m, ...) — for estimators the output of ``predict``, for torch
     modules the module's output. See the module docstring for the three paths."""
+    checks.function(make_model, "make_model", "make_model() -> estimator or nn.Module")
+    checks.same_length(X_sets, "X_sets", y_sets, "y_sets")
+    checks.same_rows(torch.as_tensor(x_eval), "x_eval", X_sets[0], "each training set")
     R = len(X_sets)
     probe = make_model()
     if isinstance(probe, nn.Module):
@@ -485,8 +505,11 @@ def decompose(
     Returns a ``Decomposition`` with risk = bias² + variance + noise exactly.
     """
     n_datasets = checks.int_at_least(n_datasets, "n_datasets", 3)
+    checks.function(make_model, "make_model", "make_model() -> estimator or nn.Module")
     rng = make_generator(seed)
     X_sets, y_sets = _draw_datasets(sample_data, n_datasets, rng)
+    checks.same_rows(torch.as_tensor(x_test), "x_test", X_sets[0],
+                     "the training data from sample_data")
     predictions = fit_predict_replicas(make_model, X_sets, y_sets, torch.as_tensor(x_test),
                                        training=training, vectorize=vectorize, device=device,
                                        seed=seed)
@@ -527,6 +550,9 @@ class BootstrapDecomposition:
 
 def bootstrap_indices(n: int, rounds: int, *, rng: torch.Generator | None = None) -> torch.Tensor:
     """(rounds, n) row indices drawn uniformly with replacement."""
+    n = checks.positive_int(n, "n")
+    rounds = checks.positive_int(rounds, "rounds")
+    rng = checks.generator(rng)
     return torch.randint(0, n, (rounds, n), generator=rng)
 
 
@@ -561,6 +587,19 @@ def bootstrap_decompose(
     X_test, y_test = torch.as_tensor(X_test), torch.as_tensor(y_test)
     if len(X_train) != len(y_train) or len(X_test) != len(y_test):
         raise ValueError("X_train/y_train and X_test/y_test must have matching lengths")
+    checks.function(make_model, "make_model", "make_model() -> estimator or nn.Module")
+    checks.same_rows(X_test, "X_test", X_train, "X_train")
+    if f_test is not None and len(torch.as_tensor(f_test)) != len(X_test):
+        raise ValueError(f"f_test must hold f at each of the {len(X_test)} test points, got "
+                         f"{len(torch.as_tensor(f_test))} values")
+    if noise_var is not None:
+        noise_var = checks.nonnegative_number(noise_var, "noise_var")
+    if indices is not None:
+        indices = torch.as_tensor(indices)
+        if indices.dim() != 2 or indices.is_floating_point() or (indices.numel() and (
+                int(indices.min()) < 0 or int(indices.max()) >= len(X_train))):
+            raise ValueError(f"indices must be a (rounds, n) integer tensor of row indices in "
+                             f"[0, {len(X_train)}), got shape {tuple(indices.shape)}")
     if indices is None:
         rounds = checks.int_at_least(rounds, "rounds", 2)
         indices = bootstrap_indices(len(X_train), rounds, rng=make_generator(seed))

@@ -58,6 +58,10 @@ class RandomFeatures:
     kind: str
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        checks.tensor(X, "X")
+        if X.dim() == 0 or X.shape[-1] != self.weight.shape[1]:
+            raise ValueError(f"X must have {self.weight.shape[1]} features (the map's d) in its "
+                             f"last dimension, got shape {tuple(X.shape)}")
         z = X.to(self.weight.dtype) @ self.weight.T + self.bias
         g = torch.relu(z) if self.kind == "relu" else math.sqrt(2) * torch.cos(z)
         return g / math.sqrt(self.weight.shape[0])
@@ -74,6 +78,7 @@ def random_features(
     n_features = checks.positive_int(n_features, "n_features")
     d = checks.positive_int(d, "d")
     bandwidth = checks.positive_number(bandwidth, "bandwidth")
+    rng = checks.generator(rng)
     rng = rng if rng is not None else make_generator(seed)
     scale = 1.0 / (math.sqrt(d) * bandwidth)
     weight = torch.randn(n_features, d, generator=rng, dtype=dtype) * scale
@@ -110,6 +115,9 @@ def random_features_curve(
     MSE's standard error over trials."""
     trials = checks.positive_int(trials, "trials")
     feature_counts = [checks.positive_int(N, "feature_counts") for N in feature_counts]
+    checks.same_length(X_train, "X_train", y_train, "y_train")
+    checks.same_length(X_test, "X_test", y_test, "y_test")
+    checks.same_rows(X_test, "X_test", X_train, "X_train")
     rng = make_generator(seed)
     out = {"n_features": [], "train_mse": [], "test_mse": [], "test_mse_stderr": [],
            "coef_norm": []}
@@ -194,7 +202,9 @@ def add_label_noise(y: torch.Tensor, fraction: float, n_classes: int, *,
     """Replace each label, with probability ``fraction``, by a uniformly random class (which
     may equal the original, as in the MNIST-1D notebook)."""
     fraction = checks.probability(fraction, "fraction")
-    n_classes = checks.positive_int(n_classes, "n_classes")
+    n_classes = checks.int_at_least(n_classes, "n_classes", 2)
+    checks.class_labels(y, "y", n_classes)
+    rng = checks.generator(rng)
     flip = torch.rand(len(y), generator=rng) < fraction
     random = torch.randint(0, n_classes, (len(y),), generator=rng)
     return torch.where(flip, random, y)
@@ -204,7 +214,14 @@ def pad_mlp(model: MLP, width: int) -> MLP:
     """A copy of ``model`` (an ``MLP`` whose hidden layers share one width) widened to
     ``width`` hidden units per layer by zero rows/columns: same function, same training
     trajectory (the zero units are inert, see the module docstring)."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be a deepnotes.nn.MLP, got {type(model).__name__}")
+    width = checks.positive_int(width, "width")
     linears = [m for m in model if isinstance(m, nn.Linear)]
+    widest = max((m.out_features for m in linears[:-1]), default=0)
+    if width < widest:
+        raise ValueError(f"width must be >= the model's hidden width {widest} (padding only "
+                         f"widens), got {width}")
     sizes = [linears[0].in_features] + [width] * (len(linears) - 1) + [linears[-1].out_features]
     padded = MLP(sizes)
     padded = padded.to(linears[0].weight.dtype)
@@ -223,6 +240,7 @@ def width_buckets(widths: Sequence[int], ratio: float = 2.0) -> list[list[int]]:
     ratio = checks.real(ratio, "ratio")
     if ratio < 1:
         raise ValueError(f"ratio must be >= 1, got {ratio}")
+    widths = [checks.positive_int(w, "widths") for w in widths]
     buckets: list[list[int]] = []
     for w in sorted(widths, reverse=True):
         if buckets and buckets[-1][0] < ratio * w:
@@ -248,6 +266,9 @@ def mlp_width_sweep(
     modes start from the same weights and see the same batches.
     """
     widths = sorted({checks.positive_int(w, "widths") for w in widths})
+    checks.same_length(X_train, "X_train", y_train, "y_train")
+    checks.same_length(X_test, "X_test", y_test, "y_test")
+    checks.same_rows(X_test, "X_test", X_train, "X_train")
     if not widths:
         raise ValueError("widths must hold at least one positive int, got none")
     hidden_layers = checks.positive_int(hidden_layers, "hidden_layers")
