@@ -86,14 +86,21 @@ def test_default_optimizer_is_momentum():
 
 
 def test_began_updates_k_and_logs_convergence():
+    """Replays BEGAN's control from the logged losses: k_t = clip(k_{t−1} + λ_k(γ L(x) −
+    L(G(z))), 0, 1) from k_0 = 0, and M = L(x) + |γ L(x) − L(G(z))| (Berthelot et al. 2017)."""
     G, D = _pair(autoencoder=True)
-    result = train_gan(G, D, DATA, loss="began", loss_options={"lambda_k": 0.01}, steps=20,
-                       batch_size=16, optimizer="adam", lr=1e-3, log_every=5, device="cpu",
+    result = train_gan(G, D, DATA, loss="began", loss_options={"lambda_k": 0.01}, steps=12,
+                       batch_size=16, optimizer="adam", lr=1e-3, log_every=1, device="cpu",
                        progress=False)
-    ks = [r["k"] for r in result.history if "k" in r]
-    assert len(ks) == 4 and all(0 <= k <= 1 for k in ks) and max(ks) > 0
-    assert result.loss.k == ks[-1]
-    assert all(r["convergence"] >= r["real_l1"] - 1e-12 for r in result.history if "k" in r)
+    records = [r for r in result.history if "k" in r]
+    assert len(records) == 12
+    gamma, lambda_k, k = result.loss.gamma, 0.01, 0.0
+    for r in records:
+        k = min(max(k + lambda_k * (gamma * r["real_l1"] - r["fake_l1"]), 0.0), 1.0)
+        assert r["k"] == pytest.approx(k, abs=1e-9)
+        assert r["convergence"] == pytest.approx(
+            r["real_l1"] + abs(gamma * r["real_l1"] - r["fake_l1"]), rel=1e-6)
+    assert 0 < k <= 1 and result.loss.k == pytest.approx(k, abs=1e-9)
 
 
 class Interrupt(Exception):
