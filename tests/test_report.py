@@ -9,6 +9,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -363,10 +364,19 @@ window.addEventListener("load", function () {
 
 
 def browse(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
+    """Run the headless browser. Chromium puts a Unix socket under $TMPDIR and its profile, and
+    a socket path is limited to 107 bytes, so both go to a short folder under /tmp even when
+    the tests run with a long TMPDIR (``profile`` is kept for the caller's bookkeeping)."""
+    short = Path(tempfile.mkdtemp(prefix="dn-browser-",
+                                  dir="/tmp" if os.access("/tmp", os.W_OK) else None))
     command = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr",
-               "--v=0", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+               "--no-first-run", f"--user-data-dir={short / 'profile'}",
+               "--enable-logging=stderr", "--v=0", *arguments]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "TMPDIR": str(short)})
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
 
 
 @pytest.mark.skipif(BROWSER is None, reason="no chromium, chromium-browser or google-chrome on "
