@@ -38,6 +38,18 @@ OUTCOME_MARKS = {"reproduced": "[green]✓ reproduced[/]",
 CHECK_MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "undecided": "[yellow]?[/]"}
 
 
+def _measured(check: dict) -> str:
+    """The measured part of a numeric check for the terminal, e.g. ``" — 0.589 ± 0.023 ≥ 0.5"``;
+    empty for other checks."""
+    value, threshold = check.get("value"), check.get("threshold")
+    signs = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+    if not (isinstance(value, (int, float)) and isinstance(threshold, (int, float))
+            and check.get("comparison") in signs):
+        return ""
+    se = f" ± {check['se']:.2g}" if check.get("se") else ""
+    return f" — {value:.4g}{se} {signs[check['comparison']]} {threshold:.4g}"
+
+
 def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr (never soft-wrapped mid-sentence), then a non-zero exit."""
     errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
@@ -255,8 +267,9 @@ def run(
         console.print(f"  {OUTCOME_MARKS.get(outcome, outcome)} in {result['seconds']:.1f} s — "
                       f"{result.get('summary', '')}")
         for check in result.get("checks", []):
-            console.print(f"    {CHECK_MARKS.get(check['outcome'], '?')} {check['description']}"
-                          + (f" [dim]({check['note']})[/]" if check.get("note") else ""),
+            console.print(f"    {CHECK_MARKS.get(check['outcome'], '?')} "
+                          f"{escape(check['description'])}{_measured(check)}"
+                          + (f" [dim]({escape(check['note'])})[/]" if check.get("note") else ""),
                           soft_wrap=True)
         console.print(f"  → {result['run_dir']}", soft_wrap=True)
         summary.append((current, outcome, time.perf_counter() - begun))
