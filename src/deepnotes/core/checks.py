@@ -22,7 +22,6 @@ import torch
 
 __all__ = [
     "choice",
-    "count",
     "finite_tensor",
     "int_at_least",
     "integer",
@@ -73,8 +72,6 @@ def nonnegative_int(value: Any, name: str) -> int:
         raise ValueError(f"{name} must be an int >= 0, got {result}")
     return result
 
-
-count = positive_int
 
 
 def real(value: Any, name: str, *, finite: bool = True) -> float:

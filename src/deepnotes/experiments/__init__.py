@@ -13,14 +13,17 @@ import dataclasses
 import datetime
 import importlib
 import pkgutil
+import platform
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy
 import torch
 
-from ..engine.devices import cpu_threads
+from .. import __version__
+from ..engine.devices import cpu_threads, resolve_device
 from ..engine.run import Run
 from .base import Check, ExperimentConfig, Result, Verdict, override
 
@@ -67,13 +70,6 @@ def preset(name: str, which: str = "quick", **overrides: Any):
 
 def environment(config) -> dict[str, Any]:
     """What a result was measured with: seed, device, and the library versions."""
-    import platform
-
-    import numpy
-
-    from .. import __version__
-    from ..engine.devices import resolve_device
-
     device = getattr(config, "device", "auto")
     try:
         resolved = str(resolve_device(device))

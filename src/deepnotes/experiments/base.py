@@ -30,6 +30,7 @@ fail, so they belong to the metrics or the tests.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import numbers
 import operator
@@ -42,8 +43,11 @@ from typing import Any
 
 import torch
 
+from .. import data
 from ..core import checks
+from ..core.files import write_bytes
 from ..core.rng import RandomStreams, check_seed
+from ..engine import fit
 
 PASSED, FAILED, UNDECIDED = "passed", "failed", "undecided"
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
@@ -532,8 +536,6 @@ def override(config, values: dict[str, Any], *, experiment: str | None = None):
 def load_split(name: str, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(x_train, y_train, x_test, y_test)`` of classification data set ``name`` (as
     ``data.load``), moved to ``device``."""
-    from .. import data
-
     x_train, y_train = data.load(name, "train")
     x_test, y_test = data.load(name, "test")
     return x_train.to(device), y_train.to(device), x_test.to(device), y_test.to(device)
@@ -554,11 +556,7 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.5, height: float
 def save_figure(fig, run, name: str) -> Path:
     """Write ``fig`` as ``<run>/<name>.png`` (atomically, only on rank 0), close it, return the
     path."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from ..core.files import write_bytes
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy, and only figures need it
 
     path = run.file(f"{name}.png")
     if run.writes:
@@ -576,8 +574,6 @@ def train_classifier(model, train_data, *, steps: int, batch_size: int, lr: floa
     ``engine.fit`` — ``steps`` minibatches of ``batch_size``, about 20 records logged under
     ``name`` in ``run`` — minimizing ``loss`` (default cross-entropy; any ``(logits, y) ->
     scalar``, e.g. an ``adversarial.AdversarialLoss``); returns the model in eval mode."""
-    from ..engine import fit
-
     if loss is None:
         loss = torch.nn.functional.cross_entropy
     return fit(model, loss, lambda parameters: torch.optim.Adam(parameters, lr=lr), train_data,
