@@ -34,9 +34,10 @@ import io
 import math
 import numbers
 import operator
+import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -581,9 +582,58 @@ def train_classifier(model, train_data, *, steps: int, batch_size: int, lr: floa
                name=name, device=device, seed=seed).model.eval()
 
 
+# --------------------------------------------------------------------------------------------
+# sweep units: an experiment's independent pieces, declared as data
+#
+# An experiment whose work splits into independent units (seeds x losses x widths ...) defines
+#     units(config) -> list[dict]            each a small JSON-able dict with a unique str "key"
+#     run_unit(config, unit) -> dict          JSON-able values only (numbers, str, lists, dicts,
+#                                             None); it writes nothing, draws nothing; an
+#                                             optional "files" entry {filename: bytes} is written
+#                                             into the run folder by the driver
+#     summarize(config, unit_results, run) -> Result   unit_results in the order of units();
+#                                             draws the figures and decides the checks
+# and ``run = unit_run(units, run_unit, summarize)``. The registry then hands the units to an
+# executor (``engine.executors``: serial, local processes, Ray), records each finished unit in
+# the run folder, and on ``--resume`` reruns only the missing ones. Units must not depend on
+# each other or on the order they run in: seed each from ``config.streams()`` by its key.
+
+
+def unit_run(units: Callable, run_unit: Callable, summarize: Callable) -> Callable:
+    """The plain ``run(config, run)`` of a unit experiment: every unit in turn, in this process,
+    then ``summarize``. (The registry uses an executor instead; both give the same Result.)"""
+
+    def run(config, run) -> Result:
+        return summarize(config, [run_unit(config, unit) for unit in check_units(units(config))],
+                         run)
+
+    run.__doc__ = f"Run every unit of ``{units.__module__}`` in turn, then summarize."
+    return run
+
+
+def check_units(units: Any) -> list[dict[str, Any]]:
+    """``units`` as returned by an experiment's ``units(config)``: a non-empty list of dicts,
+    each with a unique non-empty str ``key`` (it names the unit's record in the run folder)."""
+    if not isinstance(units, (list, tuple)) or not units:
+        raise TypeError(f"units(config) must return a non-empty list of dicts, got {units!r}")
+    seen = set()
+    for unit in units:
+        key = unit.get("key") if isinstance(unit, dict) else None
+        if not isinstance(key, str) or not key or not _UNIT_KEY.fullmatch(key):
+            raise ValueError(f"each unit must be a dict with a str 'key' of letters, digits and "
+                             f"._=- ; got {unit!r}")
+        if key in seen:
+            raise ValueError(f"unit key {key!r} appears twice")
+        seen.add(key)
+    return list(units)
+
+
+_UNIT_KEY = re.compile(r"[A-Za-z0-9_.=-]+")
+
+
 __all__ = [
     "FAILED", "NOT_REPRODUCED", "PASSED", "REPRODUCED", "SECTIONS", "UNDECIDED", "Z_95",
     "Check", "ExperimentConfig", "Result", "Verdict", "field_types", "load_split",
     "mean_and_se", "new_figure", "override", "save_figure", "short_run", "t_quantile",
-    "train_classifier",
+    "train_classifier", "check_units", "unit_run",
 ]
