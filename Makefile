@@ -7,7 +7,7 @@ STAMP := $(VENV)/.deps-installed
 TORCH_VERSION := 2.13.0
 TORCHATTACKS_VERSION := 3.5.1
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup demo test test-all test-cuda bench lint clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q -n 2 -m ""
+
+# The GPU checks (tests marked `cuda`: every quick preset with --device cuda, each optimizer
+# form, attacks, fit, the GAN trainer); they skip with the reason when no GPU is visible.
+test-cuda: setup
+	$(BIN)/python -m pytest -q -m cuda tests/test_cuda.py
 
 bench: setup
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

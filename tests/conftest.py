@@ -10,3 +10,20 @@ import torch
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)
+
+#: The device the ``cuda``-marked tests run on: "cuda" (default; they skip without a GPU), or
+#: "cpu" to exercise the same tests' logic on a machine without one.
+TEST_DEVICE = os.environ.get("DEEPNOTES_TEST_DEVICE", "cuda")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``cuda``-marked tests, with the reason, when no GPU is visible."""
+    import pytest
+
+    if TEST_DEVICE != "cuda" or torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a visible CUDA GPU (torch.cuda.is_available() is "
+                                   "False); `make test-cuda` on a machine with one")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -144,7 +144,7 @@ def _split_sets(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]
 
 
 def _run_one(name: str, which: str, out: Path, seed, device, data, sets: dict[str, str],
-             resume, many: bool, threads: int) -> dict:
+             resume, many: bool, threads: int, executor=None) -> dict:
     """Run, resume or skip (finished already) one experiment; return its result."""
     from . import experiments
     from .core.files import to_jsonable
@@ -179,14 +179,59 @@ def _run_one(name: str, which: str, out: Path, seed, device, data, sets: dict[st
                     config = dataclasses.replace(config, device=device)
                 console.print(f"[bold]{name}[/] resuming {latest.path}")
                 return experiments.execute(name, config, out, run=latest, preset=which,
-                                           threads=threads)
+                                           threads=threads, executor=executor)
             if same:
                 console.print(f"[bold]{name}[/] finished already in {latest.path} (skipped)")
                 return {**latest.read_result(), "run_dir": str(latest.path)}
             console.print(f"[bold]{name}[/] latest run has another preset or settings; "
                           "starting a new one")
     console.print(f"[bold]{name}[/] ({which})")
-    return experiments.execute(name, config, out, preset=which, threads=threads)
+    return experiments.execute(name, config, out, preset=which, threads=threads,
+                               executor=executor)
+
+
+def _join_torchrun(device: str | None) -> bool:
+    """Under ``torchrun -m deepnotes run ...``: join the process group (gloo on CPU, nccl on
+    CUDA) so that every rank agrees on the run folder, silence the terminal on ranks other
+    than 0, and return whether this process is rank 0 (True outside torchrun)."""
+    from .engine import distributed
+    from .engine.devices import resolve_device
+
+    if not distributed.launched_distributed():
+        return True
+    distributed.setup(resolve_device(device or "auto"))
+    rank, _ = distributed.world()
+    if rank != 0:
+        console.quiet = True
+    return rank == 0
+
+
+def _leave_torchrun() -> None:
+    from .engine import distributed
+
+    distributed.finish()
+
+
+def _make_executor(name: str, workers: int | None, address: str | None):
+    """The executor of ``--executor/--workers/--address`` (refused with one clear line when
+    the options do not fit). Under torchrun every rank runs the units in turn (serial)."""
+    from .engine import distributed
+    from .engine.executors import EXECUTORS, make
+
+    if name not in EXECUTORS:
+        fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    if workers is not None and workers < 1:
+        fail(f"--workers must be >= 1, got {workers}")
+    if address is not None and name != "ray":
+        fail(f"--address is for --executor ray (got --executor {name})")
+    if distributed.launched_distributed():
+        name, workers, address = "serial", None, None
+    try:
+        return make(name, workers=workers, address=address)
+    except ImportError as err:
+        fail(f"--executor ray: {err}")
+    except (ValueError, ConnectionError, RuntimeError) as err:
+        fail(f"--executor {name}: {err}")
 
 
 @app.command()
@@ -201,6 +246,10 @@ def run(
     data: Annotated[str | None, typer.Option(help="Data set for experiments that take one: digits, mnist1d, idx:FOLDER.")] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default). Small models run faster on 1.")] = 1,
+    executor: Annotated[str, typer.Option(help="Where sweep units run: serial (this process), local (a process pool), ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Processes of the local pool (default: one per CPU); CPUs of a local Ray runtime.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto, or ray://HOST:PORT (default: start Ray here).")] = None,
+    ctx: typer.Context = None,
 ) -> None:
     """Run one experiment (or all) and write runs/<name>/<timestamp>/."""
 
@@ -220,14 +269,19 @@ def run(
             fail(f"--device: {err}")
     if threads < 0:
         fail(f"--threads must be >= 0, got {threads}")
+    unit_executor = _make_executor(executor, workers, address)
+    if ctx is not None:
+        ctx.call_on_close(unit_executor.close)
     names = experiments.names() if name == "all" else [name]
     if name != "all" and name not in experiments.names():
         fail(f"unknown experiment {name!r}; known: {', '.join(experiments.names())}, all")
+    rank_zero = _join_torchrun(device)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".deepnotes-write-test"
-        probe.touch()
-        probe.unlink()
+        if rank_zero:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = out / ".deepnotes-write-test"
+            probe.touch()
+            probe.unlink()
     except OSError as err:
         fail(f"--out {out}: not writable ({err.strerror})")
 
@@ -245,7 +299,7 @@ def run(
         try:
             result = _run_one(current, which, out, seed, device, data,
                               per_experiment_sets[current], resume, many=len(names) > 1,
-                              threads=threads)
+                              threads=threads, executor=unit_executor)
         except typer.Exit:
             raise
         except KeyboardInterrupt:
@@ -256,8 +310,9 @@ def run(
             failures.append(current)
             trace = traceback.format_exc()
             crash = out / current / "last-error.txt"
-            crash.parent.mkdir(parents=True, exist_ok=True)
-            crash.write_text(trace)
+            if rank_zero:
+                crash.parent.mkdir(parents=True, exist_ok=True)
+                crash.write_text(trace)
             errors.print(f"[red]✗ {current} failed:[/] {type(err).__name__}: {escape(str(err))} "
                          f"(traceback in {crash})", soft_wrap=True)
             summary.append((current, "error", time.perf_counter() - begun))
@@ -279,6 +334,7 @@ def run(
             table.add_row(current, verdict, f"{seconds:.1f}")
         console.print(table)
         console.print(f"{len(names)} experiments in {time.perf_counter() - started:.1f} s")
+    _leave_torchrun()
     if failures:
         fail(f"{len(failures)} experiment(s) failed: {', '.join(failures)}", code=1)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.files import to_jsonable, write_json, write_text
+from . import distributed
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -49,17 +50,20 @@ class Run:
     @classmethod
     def create(cls, root: str | Path, name: str) -> Run:
         root = Path(root)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            probe = root / f".write-test-{os.getpid()}"
-            probe.touch()
-            probe.unlink()
-        except OSError as err:
-            raise ValueError(f"out dir {root} is not writable ({err.strerror})") from err
-        path = root / name / _timestamp()
-        while path.exists():  # two runs in the same microsecond
+        path = None
+        if _is_rank_zero():
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                probe = root / f".write-test-{os.getpid()}"
+                probe.touch()
+                probe.unlink()
+            except OSError as err:
+                raise ValueError(f"out dir {root} is not writable ({err.strerror})") from err
             path = root / name / _timestamp()
-        return cls(path)
+            while path.exists():  # two runs in the same microsecond
+                path = root / name / _timestamp()
+        # under torchrun every rank opens rank 0's folder (only rank 0 writes into it)
+        return cls(distributed.from_rank_zero(path) or root / name / _timestamp())
 
     @classmethod
     def latest(cls, root: str | Path, name: str) -> Run | None:
