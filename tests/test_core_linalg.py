@@ -237,3 +237,30 @@ def test_many_weightings_of_one_design_equal_separate_fits(fit_intercept, monkey
         if fit_intercept:
             assert float(intercept[r]) == pytest.approx(float(y_mean - x_mean @ expected),
                                                          abs=1e-9)
+
+
+@pytest.mark.parametrize("method", linalg.METHODS)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_equals_sklearn_ridge_with_sample_weight(method, fit_intercept):
+    """ridge = λ: Σ w_i (x_iᵀa + b − y_i)² + λ‖a‖² (b unpenalized), scikit-learn's Ridge; the
+    one-design-many-weightings layout too, and λ makes a rank-deficient design solvable."""
+    from sklearn.linear_model import Ridge
+
+    X, y, w = batch(seed=3)
+    X[1, :, 2] = X[1, :, 0]  # collinear columns: singular without the penalty
+    coef, intercept = least_squares(X, y, weights=w, fit_intercept=fit_intercept,
+                                    method=method, ridge=2.5)
+    shared, shared_b = least_squares(X[0], y[0], weights=w, fit_intercept=fit_intercept,
+                                     ridge=2.5)
+    for r in range(len(X)):
+        ref = Ridge(alpha=2.5, fit_intercept=fit_intercept, solver="svd").fit(
+            X[r].numpy(), y[r].numpy(), sample_weight=w[r].numpy())
+        np.testing.assert_allclose(coef[r].numpy(), ref.coef_, atol=1e-10)
+        assert float(intercept[r]) == pytest.approx(ref.intercept_, abs=1e-10)
+        ref = Ridge(alpha=2.5, fit_intercept=fit_intercept, solver="svd").fit(
+            X[0].numpy(), y[0].numpy(), sample_weight=w[r].numpy())
+        np.testing.assert_allclose(shared[r].numpy(), ref.coef_, atol=1e-10)
+    assert not torch.equal(coef, least_squares(X, y, weights=w, fit_intercept=fit_intercept,
+                                               method="svd").coef)
+    with pytest.raises(ValueError, match="ridge"):
+        least_squares(X, y, ridge=-1.0)

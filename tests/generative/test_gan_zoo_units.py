@@ -1,4 +1,4 @@
-"""The gan-zoo's units: one (loss, benchmark, seed) per run folder, skipped once done; the
+"""The gan-zoo's units: one (loss, benchmark, seed) each, seeded by its key, writing nothing; the
 mean ± standard error summary (against the statistics module); and the verdict's checks on
 hand-made tables (decided with Student-t intervals, undecided where a preset cannot decide)."""
 
@@ -14,24 +14,37 @@ from scipy.stats import t as student_t
 from deepnotes.experiments import gan_zoo
 
 
-def test_a_finished_unit_is_not_trained_again(tmp_path):
-    config = dataclasses.asdict(dataclasses.replace(
-        gan_zoo.Config.quick(), steps=5, width=8, depth=1, train_samples=500, eval_samples=100))
-    unit = tmp_path / "units" / "ns-ring-s0"
-    first = gan_zoo.run_unit(config, "ns", "ring", 0, str(unit), resume=False)
-    assert first["generator_steps"] == 5 and 0 <= first["high_quality"] <= 1
-    assert (unit / "checkpoints" / "gan.pt").is_file() and (unit / "samples.pt").is_file()
-    stamp = (unit / "result.json").stat().st_mtime_ns
-    again = gan_zoo.run_unit(config, "ns", "ring", 0, str(unit), resume=True)
-    assert again["seconds"] == first["seconds"] and again["counts"] == first["counts"]
-    assert (unit / "result.json").stat().st_mtime_ns == stamp
+def test_a_unit_is_seeded_by_its_key_and_writes_nothing(tmp_path, monkeypatch):
+    """The same unit gives the same scores whether it runs first or after another one (its
+    streams come from its key), writes no file, and only seed 0 returns its samples."""
+    monkeypatch.chdir(tmp_path)
+    config = dataclasses.replace(gan_zoo.Config.quick(), steps=5, width=8, depth=1,
+                                 train_samples=500, eval_samples=100)
+    units = {unit["key"]: unit for unit in gan_zoo.units(config)}
+    assert list(units) == ["lsgan-ring-s0", "lsgan-ring-s1", "wgan-ring-s0", "wgan-ring-s1"]
+    first = gan_zoo.run_unit(config, units["wgan-ring-s0"])
+    gan_zoo.run_unit(config, units["lsgan-ring-s1"])
+    again = gan_zoo.run_unit(config, units["wgan-ring-s0"])
+    assert first["generator_steps"] == 1 and 0 <= first["high_quality"] <= 1  # 5 // k = 5
+    assert again["counts"] == first["counts"] and again["modes"] == first["modes"]
+    assert set(first["files"]) == {"samples/wgan-ring-s0.pt"}
+    assert first["files"]["samples/wgan-ring-s0.pt"] == again["files"]["samples/wgan-ring-s0.pt"]
+    assert "files" not in gan_zoo.run_unit(config, units["wgan-ring-s1"])
+    assert not list(tmp_path.iterdir())
+
+
+def test_units_refuse_unknown_losses_and_benchmarks():
+    with pytest.raises(ValueError, match="losses: unknown"):
+        gan_zoo.units(dataclasses.replace(gan_zoo.Config.quick(), losses=("nope",)))
+    with pytest.raises(ValueError, match="benchmarks: unknown"):
+        gan_zoo.units(dataclasses.replace(gan_zoo.Config.quick(), benchmarks=("moon",)))
 
 
 def test_summary_is_mean_and_standard_error_over_seeds():
     rows = [{"loss": "ns", "benchmark": "ring", "seed": s, "modes": m, "high_quality": hq,
              "reverse_kl": kl, "seconds": 1.0 + s, "generator_steps": 10}
             for s, (m, hq, kl) in enumerate([(8, 0.9, 0.1), (7, 0.95, 0.3), (6, 0.8, 0.2)])]
-    row = gan_zoo.summarize(rows)["ring"]["ns"]
+    row = gan_zoo.summary_table(rows)["ring"]["ns"]
     assert math.isclose(row["modes"], 7.0)
     assert math.isclose(row["modes_se"], statistics.stdev([8, 7, 6]) / math.sqrt(3))
     assert math.isclose(row["high_quality_pct"], statistics.mean([90, 95, 80]))
@@ -45,14 +58,14 @@ def test_reverse_kl_is_averaged_where_defined():
     rows = [{"loss": "began", "benchmark": "grid", "seed": s, "modes": m, "high_quality": hq,
              "reverse_kl": kl, "seconds": 1.0, "generator_steps": 10}
             for s, (m, hq, kl) in enumerate([(0, 0.0, None), (3, 0.2, 0.5), (5, 0.4, 0.3)])]
-    table = gan_zoo.summarize(rows)
+    table = gan_zoo.summary_table(rows)
     row = table["grid"]["began"]
     assert math.isclose(row["reverse_kl"], 0.4) and row["reverse_kl_seeds"] == 2
     reference = {"grid": {"modes": 25, "high_quality": 0.99, "reverse_kl": 0.0}}
     assert "2 seeds with HQ samples" in gan_zoo.format_table(table, reference)
     for row in rows:
         row["reverse_kl"] = None
-    table = gan_zoo.summarize(rows)
+    table = gan_zoo.summary_table(rows)
     assert table["grid"]["began"]["reverse_kl"] is None
     text = gan_zoo.format_table(table, reference)
     assert "undefined (no HQ samples)" in text and "nan" not in text
@@ -61,7 +74,7 @@ def test_reverse_kl_is_averaged_where_defined():
 def test_one_seed_has_no_standard_error():
     rows = [{"loss": "ns", "benchmark": "ring", "seed": 0, "modes": 8, "high_quality": 0.9,
              "reverse_kl": 0.1, "seconds": 1.0, "generator_steps": 10}]
-    row = gan_zoo.summarize(rows)["ring"]["ns"]
+    row = gan_zoo.summary_table(rows)["ring"]["ns"]
     assert row["modes_se"] is None and row["high_quality_pct_se"] is None
 
 

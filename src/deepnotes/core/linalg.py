@@ -135,17 +135,21 @@ def least_squares(
     weights: torch.Tensor | None = None,
     fit_intercept: bool = False,
     method: str = "auto",
+    ridge: float = 0.0,
 ) -> LeastSquares:
-    """argmin over a (and b) of Σ_i w_i (x_iᵀa + b − y_i)², the minimum-norm solution under the
-    module's conditioning rule, for every problem of the batch.
+    """argmin over a (and b) of Σ_i w_i (x_iᵀa + b − y_i)² + λ‖a‖², the minimum-norm solution
+    under the module's conditioning rule, for every problem of the batch.
 
     ``X`` (..., n, d) floating point; ``y`` (..., n) or (..., n, k); ``weights`` w ≥ 0
     broadcastable to (..., n) (None: 1); ``fit_intercept``: also fit b (centring by the
     weighted means, which needs Σ w_i > 0); ``method``: ``"auto"``, ``"svd"`` or ``"normal"``
-    (see the module docstring). Returns ``LeastSquares(coef, intercept)``. Deterministic on
-    CPU: the same inputs give the same bytes in every process.
+    (see the module docstring); ``ridge`` = λ ≥ 0, an L2 penalty on a (never on b: scikit-learn's
+    ``Ridge(alpha=λ)``), solved as the same problem on the design with d extra rows √λ·I and
+    targets 0. Returns ``LeastSquares(coef, intercept)``. Deterministic on CPU: the same inputs
+    give the same bytes in every process.
     """
     X, y, weights, vector = _check(X, y, weights, method)
+    ridge = checks.nonnegative_number(ridge, "ridge")
     if not isinstance(fit_intercept, bool):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     if fit_intercept and weights is not None and bool((weights.sum(-1) <= 0).any()):
@@ -153,7 +157,7 @@ def least_squares(
                          "intercept (the weighted means divide by it)")
     targets = y.unsqueeze(-1) if vector else y
     with _one_thread(X.device):
-        if _one_design_many_weightings(X, weights, method):
+        if not ridge and _one_design_many_weightings(X, weights, method):
             coef, intercept = _weightings_of_one_design(X, targets, weights, fit_intercept,
                                                         method)
         else:
@@ -167,6 +171,11 @@ def least_squares(
             batch = torch.broadcast_shapes(design.shape[:-2], rhs.shape[:-2])
             design = design.expand(*batch, *design.shape[-2:])
             rhs = rhs.expand(*batch, *rhs.shape[-2:])
+            if ridge:  # ‖Aa − c‖² + λ‖a‖² = ‖[A; √λ I] a − [c; 0]‖²
+                d = design.shape[-1]
+                penalty = torch.eye(d, dtype=X.dtype, device=X.device) * ridge**0.5
+                design = torch.cat([design, penalty.expand(*batch, d, d)], dim=-2)
+                rhs = torch.cat([rhs, rhs.new_zeros(*batch, d, rhs.shape[-1])], dim=-2)
             coef = _solve(design, rhs, method)
             if fit_intercept:
                 intercept = (y_mean - x_mean @ coef).squeeze(-2)

@@ -27,6 +27,13 @@ when its centre satisfies the inequality):
 
 Every shape's box is the square (c_x, c_y, 2r, 2r). Rasterization is vectorized over images
 and pixels (one boolean mask per class on a meshgrid); nothing downloads.
+
+Several objects per image (``max_objects=K``, for detection): each image holds 0..K objects
+(none with probability ``p_empty``, else a count uniform on 1..K); the objects' boxes are
+placed by rejection sampling so that every pair in one image has box IoU ≤ ``max_iou``
+(0: boxes may touch but not overlap). The result is a ``MultiShapes``: boxes padded to
+(N, K, 4), labels padded with −1, and the per-image ``counts``. Without ``max_objects`` the
+generator is the one-object one above, unchanged (same random draws, same images).
 """
 
 from __future__ import annotations
@@ -39,9 +46,14 @@ import torch
 from ..core import checks
 from ..core.rng import make_generator
 
-__all__ = ["SHAPE_CLASSES", "Shapes", "shapes", "shapes_split"]
+__all__ = ["SHAPE_CLASSES", "MultiShapes", "Shapes", "shapes", "shapes_split"]
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "diamond", "cross")
+
+# Multi-object placement: candidate positions drawn per pending image and round, and the
+# number of rounds before placement is declared impossible (an engineering bound, not a claim).
+PLACEMENT_TRIES = 64
+PLACEMENT_ROUNDS = 50
 
 # Fixed split for ``data.load("shapes", split)``: sizes and rng seeds.
 SPLIT_SIZES = {"train": 3000, "test": 1000}
@@ -70,6 +82,42 @@ class Shapes:
         rows = self.present.nonzero().squeeze(1)
         one_hot[rows, self.labels[rows]] = 1.0
         return torch.cat([self.present.float().unsqueeze(1), self.boxes, one_hot], dim=1)
+
+
+@dataclass(frozen=True)
+class MultiShapes:
+    """Images with up to K objects each: ``images`` (N×1×size×size float32 in [0, 1]),
+    ``boxes`` (N×K×4 float32: b_x, b_y, b_w, b_h normalized, object j of image i in row
+    [i, j]; zeros in padding rows), ``labels`` (N×K int64 class indices, −1 in padding rows),
+    ``counts`` (N,) int64 number of objects per image (objects fill rows 0..counts−1, in
+    painting order) and the ``classes`` names."""
+
+    images: torch.Tensor
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    counts: torch.Tensor
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    @property
+    def max_objects(self) -> int:
+        """K, the padded number of rows per image."""
+        return self.labels.shape[1]
+
+    @property
+    def valid(self) -> torch.Tensor:
+        """(N, K) bool: which rows hold an object."""
+        return self.labels >= 0
+
+    def box_lists(self) -> list[torch.Tensor]:
+        """Per image, its (counts[i], 4) boxes (b_x, b_y, b_w, b_h)."""
+        return [self.boxes[i, :c] for i, c in enumerate(self.counts.tolist())]
+
+    def label_lists(self) -> list[torch.Tensor]:
+        """Per image, its (counts[i],) class labels."""
+        return [self.labels[i, :c] for i, c in enumerate(self.counts.tolist())]
 
 
 def _check_range(value, name: str, low: float, high: float) -> tuple[float, float]:
@@ -104,9 +152,10 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
            *, p_empty: float = 0.0, scale: tuple[float, float] = (0.25, 0.6),
            intensity: tuple[float, float] = (0.6, 1.0),
            background: tuple[float, float] = (0.0, 0.15), noise: float = 0.03,
-           seed: int = 0, rng: torch.Generator | None = None) -> Shapes:
+           seed: int = 0, rng: torch.Generator | None = None,
+           max_objects: int | None = None, max_iou: float = 0.0) -> Shapes | MultiShapes:
     """``n`` images of ``size``×``size`` with one filled shape each (none with probability
-    ``p_empty``).
+    ``p_empty``); with ``max_objects=K``, up to K shapes each (a ``MultiShapes``).
 
     ``classes`` picks shapes from ``SHAPE_CLASSES`` (label = index in ``classes``); labels of
     the present objects are balanced (counts differ by at most one) and shuffled. ``scale``:
@@ -115,6 +164,15 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
     uniform; ``background``: the background level, uniform; ``noise``: standard deviation of
     the Gaussian pixel noise. Values are clamped to [0, 1]. Randomness comes from
     ``rng`` (a CPU ``torch.Generator``), else from a rng seeded with ``seed``.
+
+    ``max_objects`` (K ≥ 1, default None: the one-object generator): each image gets no object
+    with probability ``p_empty``, else a number of objects uniform on {1, …, K}; every object
+    has its own class, scale, position and intensity as above; labels over all objects are
+    balanced and shuffled. Boxes within an image satisfy IoU(b_i, b_j) ≤ ``max_iou`` (in
+    [0, 1)); positions are found by rejection sampling (``PLACEMENT_TRIES`` candidates per
+    image and round, at most ``PLACEMENT_ROUNDS`` rounds, vectorized over images), and a
+    ``ValueError`` says so when they cannot be found. Where objects overlap (``max_iou`` > 0)
+    the later one is painted over the earlier. ``max_iou`` is ignored without ``max_objects``.
     """
     n = checks.nonnegative_int(n, "n")
     size = checks.int_at_least(size, "size", 8)
@@ -135,6 +193,12 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
         rng = make_generator(seed)
     elif not isinstance(rng, torch.Generator):
         raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
+    if max_objects is not None:
+        max_objects = checks.positive_int(max_objects, "max_objects")
+        max_iou = checks.unit_interval(max_iou, "max_iou")
+        return _multi_shapes(n, size, classes, max_objects, max_iou, p_empty,
+                             (low_scale, high_scale), (low_int, high_int), (low_bg, high_bg),
+                             noise, rng)
 
     def uniform(low: float, high: float, count: int = n) -> torch.Tensor:
         return low + (high - low) * torch.rand(count, generator=rng)
@@ -166,6 +230,99 @@ def shapes(n: int, size: int = 32, classes: Sequence[str] = ("circle", "square",
     boxes = torch.stack([cx, cy, 2 * half, 2 * half], dim=1).float()
     boxes = torch.where(present.unsqueeze(1), boxes, torch.zeros_like(boxes))
     return Shapes(images, labels.long(), boxes, present, classes)
+
+
+def _pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of centre-format squares a (…, 3: c_x, c_y, side) against b (…, k, 3), broadcast
+    over the leading dimensions: (…, k). (Placement only; ``vision.boxes`` holds the general
+    box IoU, and ``data`` does not import it.)"""
+    ha, hb = a[..., None, 2] / 2, b[..., 2] / 2
+    w = (torch.minimum(a[..., None, 0] + ha, b[..., 0] + hb)
+         - torch.maximum(a[..., None, 0] - ha, b[..., 0] - hb)).clamp(min=0)
+    h = (torch.minimum(a[..., None, 1] + ha, b[..., 1] + hb)
+         - torch.maximum(a[..., None, 1] - ha, b[..., 1] - hb)).clamp(min=0)
+    inter = w * h
+    union = (a[..., None, 2] ** 2 + b[..., 2] ** 2 - inter).clamp(min=1e-12)
+    return inter / union
+
+
+def _place(counts: torch.Tensor, max_objects: int, scale: tuple[float, float],
+           max_iou: float, rng: torch.Generator) -> torch.Tensor:
+    """Squares (N, K, 3: c_x, c_y, side) with rows ≥ counts[i] zero, each inside the unit
+    square and of IoU ≤ ``max_iou`` with the earlier ones of its image. Slot by slot: every
+    image still needing an object in this slot draws ``PLACEMENT_TRIES`` candidates per round
+    and takes the first acceptable one."""
+    n = len(counts)
+    placed = torch.zeros(n, max_objects, 3)
+    low, high = scale
+    for slot in range(max_objects):
+        pending = (counts > slot).nonzero().squeeze(1)
+        for _ in range(PLACEMENT_ROUNDS):
+            if len(pending) == 0:
+                break
+            shape = (len(pending), PLACEMENT_TRIES)
+            side = low + (high - low) * torch.rand(shape, generator=rng)
+            cx = side / 2 + (1 - side) * torch.rand(shape, generator=rng)
+            cy = side / 2 + (1 - side) * torch.rand(shape, generator=rng)
+            candidates = torch.stack([cx, cy, side], dim=-1)  # (P, T, 3)
+            if slot:
+                earlier = placed[pending, None, :slot].expand(-1, PLACEMENT_TRIES, -1, -1)
+                ok = (_pairwise_iou(candidates, earlier) <= max_iou).all(-1)
+            else:
+                ok = torch.ones(shape, dtype=torch.bool)
+            found = ok.any(1)
+            first = ok.float().argmax(1)  # the first acceptable try
+            rows = found.nonzero().squeeze(1)
+            placed[pending[rows], slot] = candidates[rows, first[rows]]
+            pending = pending[~found]
+        if len(pending):
+            raise ValueError(
+                f"could not place {slot + 1} objects with box IoU <= max_iou={max_iou} in "
+                f"{len(pending)} image(s) after {PLACEMENT_ROUNDS * PLACEMENT_TRIES} tries: "
+                f"lower max_objects or scale, or raise max_iou")
+    return placed
+
+
+def _multi_shapes(n: int, size: int, classes: tuple[str, ...], max_objects: int,
+                  max_iou: float, p_empty: float, scale: tuple[float, float],
+                  intensity: tuple[float, float], background: tuple[float, float],
+                  noise: float, rng: torch.Generator) -> MultiShapes:
+    """The ``max_objects`` path of ``shapes`` (arguments already validated)."""
+    if max_iou == 0.0 and max_objects * scale[0] ** 2 > 1.0:
+        raise ValueError(f"max_objects={max_objects} non-overlapping boxes of side at least "
+                         f"scale[0]={scale[0]} cannot fit in one image (K * side^2 > 1): "
+                         f"lower max_objects or scale, or raise max_iou")
+    empty = torch.rand(n, generator=rng) < p_empty
+    counts = torch.randint(1, max_objects + 1, (n,), generator=rng)
+    counts = torch.where(empty, torch.zeros_like(counts), counts)
+    valid = torch.arange(max_objects)[None, :] < counts[:, None]  # (N, K)
+    total = int(valid.sum())
+    labels = torch.full((n, max_objects), -1, dtype=torch.long)
+    labels[valid] = (torch.arange(total) % len(classes))[torch.randperm(total, generator=rng)]
+    placed = _place(counts, max_objects, scale, max_iou, rng)
+    level = intensity[0] + (intensity[1] - intensity[0]) * torch.rand(n, max_objects,
+                                                                      generator=rng)
+    base = background[0] + (background[1] - background[0]) * torch.rand(n, generator=rng)
+    pixel_noise = noise * torch.randn(n, 1, size, size, generator=rng)
+
+    centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    v, u = torch.meshgrid(centres, centres, indexing="ij")
+    images = base.view(n, 1, 1) + pixel_noise[:, 0]
+    for slot in range(max_objects):
+        for index, name in enumerate(classes):  # rasterize only the rows of this class
+            rows = (labels[:, slot] == index).nonzero().squeeze(1)
+            if len(rows) == 0:
+                continue
+            m = len(rows)
+            dx = u - placed[rows, slot, 0].view(m, 1, 1)
+            dy = v - placed[rows, slot, 1].view(m, 1, 1)
+            mask = _masks(name, dx, dy, (placed[rows, slot, 2] / 2).view(m, 1, 1))
+            images[rows] = torch.where(mask, level[rows, slot].view(m, 1, 1)
+                                       + pixel_noise[rows, 0], images[rows])
+    images = images.clamp_(0.0, 1.0).float().unsqueeze(1)
+    boxes = torch.cat([placed[..., :2], placed[..., 2:], placed[..., 2:]], dim=-1).float()
+    boxes = torch.where(valid.unsqueeze(-1), boxes, torch.zeros_like(boxes))
+    return MultiShapes(images, boxes, labels, counts.long(), classes)
 
 
 def shapes_split(split: str = "train", size: int = 32,

@@ -46,7 +46,7 @@ import torch
 
 from .. import data
 from ..core import checks
-from ..core.files import write_bytes
+from ..core.files import to_jsonable, write_bytes
 from ..core.rng import RandomStreams, check_seed
 from ..engine import fit
 
@@ -604,8 +604,8 @@ def unit_run(units: Callable, run_unit: Callable, summarize: Callable) -> Callab
     then ``summarize``. (The registry uses an executor instead; both give the same Result.)"""
 
     def run(config, run) -> Result:
-        return summarize(config, [run_unit(config, unit) for unit in check_units(units(config))],
-                         run)
+        return summarize(config, [unit_result(run_unit(config, unit), unit["key"])
+                                  for unit in check_units(units(config))], run)
 
     run.__doc__ = f"Run every unit of ``{units.__module__}`` in turn, then summarize."
     return run
@@ -631,9 +631,45 @@ def check_units(units: Any) -> list[dict[str, Any]]:
 _UNIT_KEY = re.compile(r"[A-Za-z0-9_.=-]+")
 
 
+def unit_result(value: Any, key: str = "?") -> dict[str, Any]:
+    """A unit's return value as ``summarize`` receives it, whatever ran it (this process, a
+    worker, a record read back on ``--resume``): a dict round-tripped through JSON (tuples
+    become lists, tensors and NumPy numbers plain numbers), its optional ``"files"`` entry
+    kept as ``{relative path: bytes}``. A value that is no dict, or bad files, raise
+    ``TypeError``/``ValueError`` naming the unit."""
+    if not isinstance(value, dict):
+        raise TypeError(f"run_unit must return a dict, got {type(value).__name__} for unit "
+                        f"{key!r}")
+    files = value.get("files", {})
+    if not isinstance(files, dict) or not all(
+            isinstance(name, str) and isinstance(data, (bytes, bytearray))
+            for name, data in files.items()):
+        raise TypeError(f"unit {key!r}: 'files' must map relative file names to bytes")
+    for name in files:
+        check_unit_file(name, key)
+    plain = to_jsonable({k: v for k, v in value.items() if k != "files"})
+    return {**plain, "files": {name: bytes(data) for name, data in files.items()}} if files \
+        else plain
+
+
+#: Names in the run folder a unit's file may not take (the driver's own files).
+_RESERVED = {"config.json", "result.json", "metrics.jsonl", "checkpoints", "units"}
+
+
+def check_unit_file(name: str, key: str = "?") -> str:
+    """A unit's file name: a relative path inside the run folder (no ``..``, not absolute, not
+    one of the driver's own files)."""
+    parts = Path(name).parts
+    if (not name or Path(name).is_absolute() or ".." in parts or "\\" in name
+            or parts[0] in _RESERVED):
+        raise ValueError(f"unit {key!r}: file name {name!r} must be a relative path inside the "
+                         f"run folder, not one of {sorted(_RESERVED)}")
+    return name
+
+
 __all__ = [
     "FAILED", "NOT_REPRODUCED", "PASSED", "REPRODUCED", "SECTIONS", "UNDECIDED", "Z_95",
     "Check", "ExperimentConfig", "Result", "Verdict", "field_types", "load_split",
     "mean_and_se", "new_figure", "override", "save_figure", "short_run", "t_quantile",
-    "train_classifier", "check_units", "unit_run",
+    "train_classifier", "check_unit_file", "check_units", "unit_result", "unit_run",
 ]

@@ -44,8 +44,18 @@ from ..theory import (
     random_features_curve,
     ridgeless_risk,
     ridgeless_simulation,
+    width_buckets,
 )
-from .base import Z_95, Check, ExperimentConfig, Result, Verdict, new_figure, save_figure
+from .base import (
+    Z_95,
+    Check,
+    ExperimentConfig,
+    Result,
+    Verdict,
+    new_figure,
+    save_figure,
+    unit_run,
+)
 
 CLAIM = ("Test error can decrease again as model complexity keeps increasing past the point where "
          "the number of parameters equals the number of data points (double descent); the "
@@ -82,6 +92,8 @@ NOTEBOOK_SOURCE = "MNIST-1D repository, deep double descent notebook (Greydanus 
 # np.unique(np.geomspace(2, 300, 20, dtype=int)), the notebook's widths
 NOTEBOOK_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
 MLP_TEST_SAMPLES = 12_000
+#: Widths within a factor of 2 train together (zero-padded replicas): one sweep unit each.
+MLP_BUCKET_RATIO = 2.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +140,9 @@ def target(x: torch.Tensor) -> torch.Tensor:
     return torch.sin(2 * x[:, 0]) + 0.5 * x[:, 1] ** 2 - 0.5
 
 
-def _random_features_part(config: Config, streams) -> tuple[dict, list[Check]]:
+def _random_features_unit(config: Config) -> dict:
+    """The random-features sweep: test and train MSE per feature draw (rows) and size."""
+    streams = config.streams()
     rng = streams.generator("rf-data")
     train = data.regression(config.n_train, config.input_dim, config.noise, target, rng=rng)
     test = data.regression(4000, config.input_dim, config.noise, target, rng=rng)
@@ -142,8 +156,14 @@ def _random_features_part(config: Config, streams) -> tuple[dict, list[Check]]:
     curves = [random_features_curve(train.X, train.y, test.X, test.y, counts, kind="relu",
                                     trials=1, seed=streams.seed(f"rf-features/{t}"))
               for t in range(config.feature_trials)]
-    test_mse = np.array([c["test_mse"] for c in curves])  # (trials, sizes)
-    train_mse = np.array([c["train_mse"] for c in curves])
+    return {"counts": counts, "test_mse": [c["test_mse"] for c in curves],
+            "train_mse": [c["train_mse"] for c in curves]}
+
+
+def _random_features_part(config: Config, raw: dict) -> tuple[dict, list[Check]]:
+    n, counts = config.n_train, raw["counts"]
+    test_mse = np.array(raw["test_mse"])  # (trials, sizes)
+    train_mse = np.array(raw["train_mse"])
     critical = counts.index(n)
     largest = int(np.argmax(counts))
     outside = [i for i, c in enumerate(counts) if abs(c - n) > PEAK_WINDOW * n]
@@ -183,10 +203,13 @@ def _random_features_part(config: Config, streams) -> tuple[dict, list[Check]]:
     return {"curve": curve, **metrics}, checks
 
 
-def _ridgeless_part(config: Config, streams) -> tuple[dict, list[Check], list[dict]]:
-    sim = ridgeless_simulation(config.ridgeless_n, config.gammas, sigma=config.ridgeless_sigma,
-                               r=config.ridgeless_r, trials=config.ridgeless_trials,
-                               seed=streams.seed("ridgeless"))
+def _ridgeless_unit(config: Config) -> dict:
+    return ridgeless_simulation(config.ridgeless_n, config.gammas, sigma=config.ridgeless_sigma,
+                                r=config.ridgeless_r, trials=config.ridgeless_trials,
+                                seed=config.streams().seed("ridgeless"))
+
+
+def _ridgeless_part(config: Config, sim: dict) -> tuple[dict, list[Check], list[dict]]:
     gammas = np.array(sim["gamma"])
     measured, formula = np.array(sim["excess_risk"]), np.array(sim["formula"])
     stderr = np.array(sim["stderr"])
@@ -218,18 +241,34 @@ MLP_CHECKS = (
 )
 
 
-def _mlp_part(config: Config, run, streams) -> tuple[dict, list[Check], list[dict]]:
+def _mlp_unit(config: Config, widths: list[int]) -> dict:
+    """One bucket of the MLP width sweep (widths trained together as zero-padded replicas;
+    each width's initialization comes from its own stream, so buckets are independent)."""
+    streams = config.streams()
     split = dict(num_samples=4 * MLP_TEST_SAMPLES // 3, train_split=0.25)  # 4,000 / 12,000
     X, y = data.mnist1d("train", **split)
     X_test, y_test = data.mnist1d("test", **split)
     noisy = add_label_noise(y, config.label_noise, 10, rng=streams.generator("label-noise"))
-    sweep = mlp_width_sweep(X, noisy, X_test, y_test, config.mlp_widths, hidden_layers=2,
+    sweep = mlp_width_sweep(X, noisy, X_test, y_test, widths, hidden_layers=2,
                             epochs=config.mlp_epochs, lr=config.mlp_lr, momentum=0.9,
-                            batch_size=100, device=config.device, seed=streams.seed("mlp"),
-                            run=run)
+                            batch_size=100, bucket_ratio=MLP_BUCKET_RATIO, device=config.device,
+                            seed=streams.seed("mlp"))
+    return {**sweep, "test_samples": len(y_test)}
+
+
+def _merge_sweeps(parts: list[dict]) -> dict:
+    """The buckets' sweeps as one, in width order."""
+    rows = sorted((w, i, part) for part in parts for i, w in enumerate(part["width"]))
+    keys = [k for k in parts[0] if k != "test_samples"]
+    return {key: [part[key][i] for _, i, part in rows] for key in keys}
+
+
+def _mlp_part(config: Config, parts: list[dict]) -> tuple[dict, list[Check], list[dict]]:
+    sweep = _merge_sweeps(parts)
+    n_test = parts[0]["test_samples"]
     widths = sweep["width"]
     test_err, train_err = np.array(sweep["test_error"]), np.array(sweep["train_error"])
-    test_se = np.sqrt(test_err * (1 - test_err) / len(y_test))  # binomial, per width
+    test_se = np.sqrt(test_err * (1 - test_err) / n_test)  # binomial, per width
     interpolating = [w for w, e in zip(widths, train_err, strict=True)
                      if e <= INTERPOLATION_THRESHOLD]
     # the peak: the largest rise of test error above its running minimum (the end of the
@@ -275,12 +314,28 @@ def _mlp_part(config: Config, run, streams) -> tuple[dict, list[Check], list[dic
     return {"sweep": sweep, **metrics}, checks, published
 
 
-def run(config: Config, run) -> Result:
-    streams = config.streams()
-    rf, checks = _random_features_part(config, streams)
-    ridge, ridge_checks, published = _ridgeless_part(config, streams)
+def units(config: Config) -> list[dict]:
+    """Random features, the ridgeless model, and one unit per bucket of MLP widths."""
+    found = [{"key": "random-features"}, {"key": "ridgeless"}]
     if config.mlp_widths:
-        mlp, mlp_checks, mlp_published = _mlp_part(config, run, streams)
+        found += [{"key": f"mlp-widths-{bucket[0]}-{bucket[-1]}", "widths": bucket}
+                  for bucket in width_buckets(config.mlp_widths, MLP_BUCKET_RATIO)]
+    return found
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    if unit["key"] == "random-features":
+        return _random_features_unit(config)
+    if unit["key"] == "ridgeless":
+        return _ridgeless_unit(config)
+    return _mlp_unit(config, unit["widths"])
+
+
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    rf, checks = _random_features_part(config, unit_results[0])
+    ridge, ridge_checks, published = _ridgeless_part(config, unit_results[1])
+    if config.mlp_widths:
+        mlp, mlp_checks, mlp_published = _mlp_part(config, unit_results[2:])
     else:
         mlp, mlp_published = {}, []
         mlp_checks = [Check.undecided(description, note="full preset only (the MLP width "
@@ -329,3 +384,6 @@ def run(config: Config, run) -> Result:
         ax.legend(fontsize=7)
     return Result(metrics, verdict, [save_figure(fig, run, "double_descent")],
                   published=published + mlp_published)
+
+
+run = unit_run(units, run_unit, summarize)

@@ -10,12 +10,12 @@ discriminator judges two samples at once (PacGAN, Lin et al. 2018), which is los
 ``pack`` = 1 gives the plain losses. For a given seed index every loss sees the same training
 data, the same generator initialization and the same batch order (named random streams).
 
-Each (loss, benchmark, seed index) is one unit with its own run folder under ``units/``: it
-checkpoints as it trains, writes ``result.json`` when done, and is skipped when the zoo is
-resumed (``execute(..., run=Run.latest(...))``); units run in ``workers`` parallel processes
-with one thread each, so seeds and losses spread over the cores. The workers are *spawned*
-processes: a script that calls ``execute("gan-zoo", ...)`` with ``workers > 1`` needs the usual
-``if __name__ == "__main__":`` guard (the CLI has it).
+Each (loss, benchmark, seed index) is one sweep unit (``units`` / ``run_unit`` /
+``summarize``, the contract in ``experiments.base``): the registry hands the units to an
+executor (``deepnotes run gan-zoo --executor local --workers 2``, or ``--executor ray``),
+records each finished one under ``units/`` and, when the zoo is resumed, reruns only the
+missing ones. A unit trains from scratch (it writes nothing; a unit cut short is rerun whole)
+and returns its scores, plus its 2,500 samples for seed 0 (the scatter figure).
 
 At the **final** checkpoint (not the best one), 2,500 generator samples are scored with
 ``generative.mode_coverage``: modes captured, fraction of high-quality samples (within 3σ of
@@ -58,10 +58,8 @@ mode): a continuous G from a connected 2-D latent must cross the gaps somewhere.
 
 from __future__ import annotations
 
-import dataclasses
+import io
 import math
-import multiprocessing
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +68,6 @@ from typing import Any
 import torch
 
 from .. import data
-from ..engine import Run, load_checkpoint, save_checkpoint
 from ..generative import Discriminator, Generator, make_loss, mode_coverage, sample, train_gan
 from .base import (
     FAILED,
@@ -85,6 +82,7 @@ from .base import (
     save_figure,
     short_run,
     t_quantile,
+    unit_run,
 )
 
 CLAIM = ("On the 8-mode ring and the 25-mode grid, the GAN losses differ in how many modes they "
@@ -125,6 +123,8 @@ ALPHA = 0.05
 #: The discriminator-step budget of the claim (the full preset's, at which GOAL was set); a run
 #: with fewer steps can pass a check but its shortfall is reported as undecided, not failed.
 CLAIM_STEPS = 20_000
+#: What one unit needs from a Ray cluster: one CPU (it trains with one torch thread).
+UNIT_RESOURCES = {"num_cpus": 1, "num_gpus": 0}
 
 
 @dataclass(frozen=True)
@@ -143,12 +143,11 @@ class Config(ExperimentConfig):
     ema: float | None = None
     train_samples: int = 100_000
     eval_samples: int = 2500
-    workers: int = 2
 
     @classmethod
     def quick(cls) -> Config:
         return cls(losses=("lsgan", "wgan"), benchmarks=("ring",), seeds=2, steps=200, width=64,
-                   depth=2, batch_size=256, lr=3e-3, pack=1, train_samples=20_000, workers=1)
+                   depth=2, batch_size=256, lr=3e-3, pack=1, train_samples=20_000)
 
 
 def _mixture(benchmark: str, n: int, rng: torch.Generator | None = None) -> data.Mixture:
@@ -159,75 +158,73 @@ def _mixture(benchmark: str, n: int, rng: torch.Generator | None = None) -> data
     raise ValueError(f"benchmark must be 'ring' or 'grid', got {benchmark!r}")
 
 
-def _unit_name(loss: str, benchmark: str, replicate: int) -> str:
+def unit_key(loss: str, benchmark: str, replicate: int) -> str:
     return f"{loss}-{benchmark}-s{replicate}"
 
 
-def run_unit(config: dict[str, Any], loss: str, benchmark: str, replicate: int, unit_dir: str,
-             resume: bool, single_thread: bool = False) -> dict[str, Any]:
-    """Train and score one (loss, benchmark, seed index ``replicate``) in ``unit_dir`` (its own
-    ``Run``); resumes from its checkpoint, and returns the stored result at once when it is
-    already done. Random streams: ``data/<benchmark>/<replicate>`` (training samples),
-    ``init/<replicate>`` (both networks), ``train/<benchmark>/<replicate>`` (batch order, noise)
-    and ``eval/<benchmark>/<replicate>`` (the scored samples) — shared by every loss."""
-    if single_thread:
-        torch.set_num_threads(1)
-    unit = Run(unit_dir, resume=resume)
-    done = unit.read_result()
-    if done is not None:
-        return done
-    cfg = Config(**config)
-    streams = cfg.streams()
-    mixture = _mixture(benchmark, cfg.train_samples,
+def units(config: Config) -> list[dict[str, Any]]:
+    """One unit per (benchmark, loss, seed index), in that order."""
+    unknown = set(config.losses) - set(ALL_LOSSES)
+    if unknown:
+        raise ValueError(f"losses: unknown {sorted(unknown)}; known {ALL_LOSSES}")
+    unknown = set(config.benchmarks) - set(BENCHMARKS)
+    if unknown:
+        raise ValueError(f"benchmarks: unknown {sorted(unknown)}; known {BENCHMARKS}")
+    return [{"key": unit_key(loss, bench, replicate), "loss": loss, "benchmark": bench,
+             "seed": replicate}
+            for bench in config.benchmarks for loss in config.losses
+            for replicate in range(config.seeds)]
+
+
+def samples_file(key: str) -> str:
+    """Where a seed-0 unit's scored samples go in the run folder."""
+    return f"samples/{key}.pt"
+
+
+def run_unit(config: Config, unit: dict[str, Any]) -> dict[str, Any]:
+    """Train and score one (loss, benchmark, seed index) unit. Random streams:
+    ``data/<benchmark>/<seed>`` (training samples), ``init/<seed>`` (both networks),
+    ``train/<benchmark>/<seed>`` (batch order, noise) and ``eval/<benchmark>/<seed>`` (the
+    scored samples) — shared by every loss. Seed 0 also returns its samples (a ``files``
+    entry, for the figure)."""
+    loss, benchmark, replicate = unit["loss"], unit["benchmark"], unit["seed"]
+    streams = config.streams()
+    mixture = _mixture(benchmark, config.train_samples,
                        streams.generator(f"data/{benchmark}/{replicate}"))
     gan_loss = make_loss(loss)
     k = gan_loss.default_k
-    steps = max(1, cfg.steps // k)
+    steps = max(1, config.steps // k)
     streams.manual_seed(f"init/{replicate}")
-    hidden = (cfg.width,) * cfg.depth
-    G = Generator(cfg.latent_dim, 2, hidden=hidden)
-    D = Discriminator(2 * cfg.pack, hidden=hidden, autoencoder=gan_loss.output_like_input)
-    resumed = bool(resume and (unit.checkpoint_dir / "gan.pt").exists())
+    hidden = (config.width,) * config.depth
+    G = Generator(config.latent_dim, 2, hidden=hidden)
+    D = Discriminator(2 * config.pack, hidden=hidden, autoencoder=gan_loss.output_like_input)
     started = time.perf_counter()
     trained = train_gan(
-        G, D, mixture.samples, loss=gan_loss, steps=steps, k=k, batch_size=cfg.batch_size,
-        pack=cfg.pack,
-        optimizer="adam", lr=cfg.lr, betas=(cfg.beta1, 0.999),
+        G, D, mixture.samples, loss=gan_loss, steps=steps, k=k, batch_size=config.batch_size,
+        pack=config.pack,
+        optimizer="adam", lr=config.lr, betas=(config.beta1, 0.999),
         scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(
             opt, lambda t: max(0.0, 1.0 - t / steps)),
-        log_every=max(1, steps // 50), checkpoint_every=max(1, steps // 20), run=unit,
-        name="gan", device=cfg.device, seed=streams.seed(f"train/{benchmark}/{replicate}"),
-        progress=False, ema=cfg.ema,
+        log_every=max(1, steps // 50), device=config.device,
+        seed=streams.seed(f"train/{benchmark}/{replicate}"), progress=False, ema=config.ema,
     )
     seconds = time.perf_counter() - started
-    final_generator = trained.generator_ema if cfg.ema is not None else trained.generator
-    samples = sample(final_generator, cfg.eval_samples,
+    final_generator = trained.generator_ema if config.ema is not None else trained.generator
+    samples = sample(final_generator, config.eval_samples,
                      rng=streams.generator(f"eval/{benchmark}/{replicate}"))
     coverage = mode_coverage(samples, mixture.centers, mixture.std)
-    save_checkpoint(unit.file("samples.pt"), {"samples": samples})
     result = {"loss": loss, "benchmark": benchmark, "seed": replicate, "k": k,
               "generator_steps": steps, "seconds": seconds,
-              "resumed": resumed,
               "iterations_per_s": steps / max(seconds, 1e-9), **coverage.as_dict(),
               "counts": coverage.counts.tolist()}
-    unit.write_result(result)
+    if replicate == 0:
+        buffer = io.BytesIO()
+        torch.save(samples.detach().cpu(), buffer)
+        result["files"] = {samples_file(unit["key"]): buffer.getvalue()}
     return result
 
 
-def _run_units(config: Config, run, units: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
-    config_dict = dataclasses.asdict(config)
-    jobs = [(config_dict, loss, bench, replicate,
-             str(run.path / "units" / _unit_name(loss, bench, replicate)), bool(run.resume))
-            for loss, bench, replicate in units]
-    workers = min(config.workers, len(jobs))
-    if workers <= 1:
-        return [run_unit(*job) for job in jobs]
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, maxtasksperchild=1) as pool:
-        return pool.starmap(run_unit, [(*job, True) for job in jobs], chunksize=1)
-
-
-def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+def summary_table(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
     """table[benchmark][loss] = mean and standard error over seeds of modes, high-quality
     percentage and reverse KL, plus the slowest run's seconds. The standard error of a single
     seed is None (undefined)."""
@@ -378,10 +375,10 @@ def _scatter_figure(config: Config, run, results) -> Path:
         centers = _mixture(bench, 1).centers
         for j, loss in enumerate(losses):
             ax = axes[i * len(losses) + j]
-            unit_dir = run.path / "units" / _unit_name(loss, bench, 0)
-            points = load_checkpoint(unit_dir / "samples.pt")["samples"]
             row = next(r for r in results if r["loss"] == loss and r["benchmark"] == bench
                        and r["seed"] == 0)
+            points = torch.load(io.BytesIO(row["files"][samples_file(unit_key(loss, bench, 0))]),
+                                weights_only=True)
             ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3)
             ax.scatter(centers[:, 0], centers[:, 1], s=8, c="red", marker="x")
             limit = 1.6 if bench == "ring" else 5.5
@@ -392,19 +389,10 @@ def _scatter_figure(config: Config, run, results) -> Path:
     return save_figure(fig, run, "gan_zoo_samples")
 
 
-def run(config: Config, run) -> Result:
-    unknown = set(config.losses) - set(ALL_LOSSES)
-    if unknown:
-        raise ValueError(f"losses: unknown {sorted(unknown)}; known {ALL_LOSSES}")
-    unknown = set(config.benchmarks) - set(BENCHMARKS)
-    if unknown:
-        raise ValueError(f"benchmarks: unknown {sorted(unknown)}; known {BENCHMARKS}")
-    units = [(loss, bench, replicate) for bench in config.benchmarks for loss in config.losses
-             for replicate in range(config.seeds)]
-    started = time.perf_counter()
-    results = _run_units(config, run, units)
-    wall = time.perf_counter() - started
-    table = summarize(results)
+def summarize(config: Config, results: list[dict[str, Any]], run) -> Result:
+    """The zoo's table, the reference ceiling, the checks and the scatter figure from the
+    units' results (in the order of ``units``)."""
+    table = summary_table(results)
 
     streams = config.streams()
     reference = {}
@@ -413,8 +401,8 @@ def run(config: Config, run) -> Result:
         reference[bench] = mode_coverage(real.samples, real.centers, real.std).as_dict()
 
     metrics: dict[str, Any] = {
-        "table": table, "real_data": reference, "wall_seconds": wall,
-        "workers": config.workers, "cpu_count": os.cpu_count(),
+        "table": table, "real_data": reference,
+        "train_seconds_total": sum(r["seconds"] for r in results),
         "table_text": format_table(table, reference),
     }
     checks = []
@@ -429,3 +417,6 @@ def run(config: Config, run) -> Result:
         checks.extend(best_loss_checks(bench, table[bench], config))
     figures = [_scatter_figure(config, run, results)]
     return Result(metrics, Verdict(checks), figures, published=published_rows(table))
+
+
+run = unit_run(units, run_unit, summarize)

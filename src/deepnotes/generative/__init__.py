@@ -7,6 +7,8 @@ mode-coverage and Fréchet-distance metrics.
   through the engine), MLP and convolutional generators/discriminators, ``sample``;
 - ``metrics``: ``mode_coverage`` (VEEGAN/PacGAN), ``frechet_distance`` and the digits feature
   network;
+- ``vae``: ``Autoencoder``, ``VAE`` (ELBO with the reparameterization trick, the
+  importance-weighted bound ``log_likelihood``, ``sample``, ``interpolate``), MLP builders;
 - ``theory``: ``optimal_discriminator``, ``value_function``, ``virtual_training_criterion``,
   ``jensen_shannon_divergence`` on tabulated 1-D densities.
 """
@@ -68,6 +70,20 @@ from .theory import (
     value_function,
     virtual_training_criterion,
 )
+from .vae import (
+    ELBO,
+    VAE,
+    Autoencoder,
+    GaussianEncoder,
+    MLPDecoder,
+    NegativeELBO,
+    ReconstructionLoss,
+    bernoulli_log_likelihood,
+    gaussian_kl,
+    gaussian_log_likelihood,
+    mlp_autoencoder,
+    mlp_vae,
+)
 
 __all__ = [
     "DEFAULTS", "LOSSES", "BeganLoss", "ConvDiscriminator", "ConvGenerator", "Discriminator",
@@ -83,4 +99,9 @@ __all__ = [
     "nonsaturating_discriminator_loss", "nonsaturating_generator_loss", "optimal_discriminator",
     "sample", "train_gan", "value_function", "virtual_training_criterion",
     "wasserstein_critic_loss", "wasserstein_generator_loss",
+]
+__all__ += [
+    "ELBO", "VAE", "Autoencoder", "GaussianEncoder", "MLPDecoder", "NegativeELBO",
+    "ReconstructionLoss", "bernoulli_log_likelihood", "gaussian_kl", "gaussian_log_likelihood",
+    "mlp_autoencoder", "mlp_vae",
 ]

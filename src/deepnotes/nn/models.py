@@ -1,4 +1,5 @@
-"""Models of the course: MLP, CNN1d (MNIST-1D), CNN2d (any image size via global pooling).
+"""Models of the course: MLP, CNN1d (MNIST-1D), CNN2d (any image size via global pooling),
+LocalizationCNN (presence, box and class: classification with localization).
 
 The layers are torch's fused built-ins by default (the fast path, and what other code expects:
 ``isinstance(m, nn.BatchNorm1d)``, double backward). Our own implementations — ``nn.conv``,
@@ -19,7 +20,7 @@ from ..core.rng import check_seed
 from .activations import make_activation
 
 __all__ = [
-    "CNN1d", "CNN2d", "MLP", "build_seeded", "count_parameters", "make_activation",
+    "CNN1d", "CNN2d", "MLP", "LocalizationCNN", "build_seeded", "count_parameters", "make_activation",
     "parameter_table",
 ]
 
@@ -137,6 +138,29 @@ class CNN1d(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+def _conv_trunk(in_channels: int, channels: Sequence[int],
+                batch_norm: bool | Callable[[int], nn.Module]) -> tuple[nn.Sequential, int]:
+    """The convolutional blocks of ``CNN2d`` and ``LocalizationCNN``: Conv(3×3, padding 1) →
+    [BatchNorm] → ReLU per width in ``channels``, each block but the first preceded by 2×2
+    max-pooling (ceil mode, so an odd side rounds up). Returns the blocks and the last width."""
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence):
+        raise TypeError(f"channels must be a sequence of block widths, got {channels!r}")
+    channels = [checks.positive_int(c, "channels") for c in channels]
+    if not channels:
+        raise ValueError("channels must list at least one block width, got none")
+    blocks: list[nn.Module] = []
+    fan_in = in_channels
+    for i, width in enumerate(channels):
+        if i > 0:
+            blocks.append(nn.MaxPool2d(2, ceil_mode=True))
+        blocks.append(nn.Conv2d(fan_in, width, 3, padding=1))
+        if batch_norm:
+            blocks.append(_norm_layer(batch_norm, nn.BatchNorm2d, width))
+        blocks.append(nn.ReLU())
+        fan_in = width
+    return nn.Sequential(*blocks), fan_in
+
+
 class CNN2d(nn.Module):
     """Conv(3×3, padding 1) → [BatchNorm] → ReLU blocks, each but the first preceded by 2×2
     max-pooling when the map is large enough, then global average pooling and a linear layer,
@@ -150,21 +174,63 @@ class CNN2d(nn.Module):
         super().__init__()
         in_channels = checks.positive_int(in_channels, "in_channels")
         num_classes = checks.positive_int(num_classes, "num_classes")
-        channels = [checks.positive_int(c, "channels") for c in channels]
-        if not channels:
-            raise ValueError("channels must list at least one block width, got none")
-        blocks: list[nn.Module] = []
-        fan_in = in_channels
-        for i, width in enumerate(channels):
-            if i > 0:
-                blocks.append(nn.MaxPool2d(2, ceil_mode=True))
-            blocks.append(nn.Conv2d(fan_in, width, 3, padding=1))
-            if batch_norm:
-                blocks.append(_norm_layer(batch_norm, nn.BatchNorm2d, width))
-            blocks.append(nn.ReLU())
-            fan_in = width
-        self.features = nn.Sequential(*blocks)
-        self.classifier = nn.Linear(fan_in, num_classes)
+        self.features, width = _conv_trunk(in_channels, channels, batch_norm)
+        self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).mean(dim=(2, 3)))
+
+
+class LocalizationCNN(nn.Module):
+    """A CNN for classification with localization: 1 + 4 + k outputs per image,
+
+        (z, b̂_x, b̂_y, b̂_w, b̂_h, s_1, ..., s_k)
+
+    the presence logit z (p̂_c = σ(z)), the box (centre and size, normalized by the image side,
+    as ``data.shapes``) and the class logits s (ĉ = softmax(s)) — the layout
+    ``losses.localization_loss`` takes.
+
+    Trunk: ``CNN2d``'s blocks (``channels``, ``batch_norm``; 2×2 max-pooling between blocks).
+    Head: the last feature map *flattened*, then Linear → ReLU (``hidden`` units) → Linear.
+    Not ``CNN2d``'s global average pooling: averaging over positions throws away where a
+    feature fired, and the box (b_x, b_y) is precisely a position. Flattening keeps one weight
+    per (channel, row, column), so the head can read off where the object is; the price is a
+    fixed input size, ``image_size`` (an int for square images or (height, width)), checked in
+    ``forward``. With the defaults on 32×32 images the last map is 32×8×8 (2,048 features).
+
+    The box outputs are unconstrained (the mean of the Gaussian box model, so the square loss
+    is exactly its negative log-likelihood); ``vision.decode_localization`` clips sizes to ≥ 0.
+    ``num_outputs`` = 5 + ``num_classes``.
+    """
+
+    def __init__(self, image_size: int | Sequence[int] = 32, in_channels: int = 1,
+                 num_classes: int = 3, channels: Sequence[int] = (16, 32, 32),
+                 hidden: int = 64, batch_norm: bool | Callable[[int], nn.Module] = False):
+        super().__init__()
+        if isinstance(image_size, Sequence) and not isinstance(image_size, str):
+            if len(image_size) != 2:
+                raise ValueError(f"image_size must be an int or (height, width), got "
+                                 f"{image_size!r}")
+            height, width = (checks.positive_int(s, "image_size") for s in image_size)
+        else:
+            height = width = checks.positive_int(image_size, "image_size")
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        self.num_classes = checks.positive_int(num_classes, "num_classes")
+        hidden = checks.positive_int(hidden, "hidden")
+        self.features, last = _conv_trunk(in_channels, channels, batch_norm)
+        self.image_size = (height, width)
+        self.in_channels = in_channels
+        self.num_outputs = 5 + self.num_classes
+        rows, cols = height, width
+        for _ in range(sum(isinstance(m, nn.MaxPool2d) for m in self.features)):
+            rows, cols = -(-rows // 2), -(-cols // 2)  # ceil mode
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(last * rows * cols, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, self.num_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels or tuple(x.shape[2:]) != \
+                self.image_size:
+            raise ValueError(f"x must have shape (N, {self.in_channels}, {self.image_size[0]}, "
+                             f"{self.image_size[1]}) (the image_size the model was built for), "
+                             f"got {tuple(x.shape)}")
+        return self.head(self.features(x))
