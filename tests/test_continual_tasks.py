@@ -32,8 +32,8 @@ def test_permutations_are_permutations_identity_first_and_seeded():
     assert all(not torch.equal(p, torch.arange(40)) for p in perms[1:])
     again = permutations(5, 40, rng=torch.Generator().manual_seed(3))
     other = permutations(5, 40, rng=torch.Generator().manual_seed(4))
-    assert all(torch.equal(a, b) for a, b in zip(perms, again))
-    assert not all(torch.equal(a, b) for a, b in zip(perms[1:], other[1:]))
+    assert all(torch.equal(a, b) for a, b in zip(perms, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(perms[1:], other[1:], strict=True))
     assert not torch.equal(permutations(2, 40, rng=torch.Generator().manual_seed(3),
                                         identity_first=False)[0], torch.arange(40))
 
@@ -43,7 +43,7 @@ def test_permuted_stream_applies_each_permutation_to_train_and_test():
     stream = permuted_stream(train, test, 4, rng=torch.Generator().manual_seed(0))
     perms = permutations(4, 6, rng=torch.Generator().manual_seed(0))
     assert stream.scenario == "domain" and len(stream) == 4 and stream.num_outputs == 10
-    for task, p in zip(stream.tasks, perms):
+    for task, p in zip(stream.tasks, perms, strict=True):
         assert task.train[0].shape == (200, 6) and task.test[0].shape == (100, 6)
         assert torch.equal(task.train[0], train[0][:, p])
         assert torch.equal(task.test[0], test[0][:, p])
@@ -59,9 +59,9 @@ def test_split_digits_tasks_are_disjoint_and_cover_the_data(scenario):
     n_train = sum(len(t.train[0]) for t in stream.tasks)
     n_test = sum(len(t.test[0]) for t in stream.tasks)
     assert (n_train, n_test) == (1347, 450)
-    for task, group in zip(stream.tasks, SPLIT_CLASSES):
+    for task, group in zip(stream.tasks, SPLIT_CLASSES, strict=True):
         assert task.train[0].shape[1] == 64
-        for x, y in (task.train, task.test):
+        for _, y in (task.train, task.test):
             assert set(y.tolist()) == set(task.classes)
         assert task.classes == ((0, 1) if scenario == "domain" else group)
     if scenario != "domain":
@@ -74,7 +74,7 @@ def test_split_domain_relabels_to_position_in_the_pair():
     x, y = blobs(200)
     klass = split_stream((x, y), (x, y), "class")
     domain = split_stream((x, y), (x, y), "domain")
-    for k, (c, d) in enumerate(zip(klass.tasks, domain.tasks)):
+    for k, (c, d) in enumerate(zip(klass.tasks, domain.tasks, strict=True)):
         assert torch.equal(c.train[0], d.train[0])
         assert torch.equal(d.train[1], c.train[1] - 2 * k)
 
@@ -87,7 +87,8 @@ def test_scenario_columns_and_loss():
     labels = torch.tensor([4, 5, 5, 4, 4, 5, 4, 5])
     # task-IL: the two columns of task 2, labels 4/5 -> 0/1
     assert torch.equal(task.logits(outputs, 2, training=True), outputs[:, 4:6])
-    assert torch.allclose(task.loss(outputs, labels, 2), F.cross_entropy(outputs[:, 4:6], labels - 4))
+    assert torch.allclose(task.loss(outputs, labels, 2),
+                          F.cross_entropy(outputs[:, 4:6], labels - 4))
     # class-IL: training on classes 0..5, test on all ten
     assert torch.equal(klass.logits(outputs, 2, training=True), outputs[:, :6])
     assert torch.equal(klass.logits(outputs, 2, training=False), outputs)
@@ -95,8 +96,9 @@ def test_scenario_columns_and_loss():
     # (label, task) rows: in task-IL each example on its own task's classes
     mixed = torch.tensor([0, 3, 4, 1, 5, 2, 9, 8])
     rows = torch.stack([mixed, mixed // 2], 1)
-    expected = torch.stack([F.cross_entropy(outputs[i:i + 1, 2 * (int(c) // 2):2 * (int(c) // 2) + 2],
-                                            (c % 2)[None]) for i, c in enumerate(mixed)]).mean()
+    pairs = [outputs[i:i + 1, 2 * (int(c) // 2):2 * (int(c) // 2) + 2] for i, c in enumerate(mixed)]
+    expected = torch.stack([F.cross_entropy(pair, (c % 2)[None])
+                            for pair, c in zip(pairs, mixed, strict=True)]).mean()
     assert torch.allclose(task.loss(outputs, rows, 4), expected)
     assert torch.allclose(klass.loss(outputs, rows, 4), F.cross_entropy(outputs, mixed))
     assert torch.equal(with_task(labels, 2), torch.stack([labels, torch.full_like(labels, 2)], 1))

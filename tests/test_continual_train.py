@@ -130,7 +130,7 @@ def test_interrupted_stream_resumes_to_the_same_accuracy_matrix(tmp_path, call):
     again = train_stream(mlp(), stream, Replay(40, seed=5), run=Run(run.path, resume=True),
                          **SETTINGS)
     assert torch.equal(again.accuracy, whole.accuracy)
-    for a, b in zip(again.model.parameters(), whole.model.parameters()):
+    for a, b in zip(again.model.parameters(), whole.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert [len(h) for h in again.histories] == [len(h) for h in whole.histories]
     rows = [r for r in run.read_metrics() if r.get("fit") == "stream"]

@@ -48,18 +48,19 @@ def test_serial_runs_in_order_in_this_process():
 
 
 def test_local_pool_gives_every_value_with_one_thread_and_reuses_its_workers():
-    """One function for the whole pool (spawning costs ~2 s of CPU per worker; pytest-xdist
-    could give separate tests separate pools): values and errors by index, one torch thread,
-    workers reused across batches, and a KeyboardInterrupt in a worker stops the batch."""
-    with executors.make("local", workers=2) as pool:
+    """One function and one worker for the whole pool (spawning costs ~2 s of CPU per worker;
+    pytest-xdist could give separate tests separate pools; two workers at once:
+    tests/test_sweep_units.py): values and errors by index, one torch thread, the worker
+    reused across batches, and a KeyboardInterrupt in a worker stops the batch."""
+    with executors.make("local", workers=1) as pool:
         first = dict(pool.map_unordered(square, [(x,) for x in range(6)]))
         _check_squares(first, 6)
         second = dict(pool.map_unordered(square, [(x,) for x in range(4)]))
         values = [v for v in [*first.values(), *second.values()] if not isinstance(v, UnitError)]
         assert all(v["threads"] == 1 for v in values)
         pids = {v["pid"] for v in values}
-        assert os.getpid() not in pids and len(pids) <= 2  # two workers, reused
-        assert pool.describe() == {"name": "local", "workers": 2}
+        assert os.getpid() not in pids and len(pids) == 1  # one worker, reused
+        assert pool.describe() == {"name": "local", "workers": 1}
         with pytest.raises(KeyboardInterrupt):
             list(pool.map_unordered(interrupt_on, [(x, 1) for x in range(4)]))
 

@@ -16,7 +16,10 @@ from deepnotes.explain.lime import (
     tabular_neighbourhood,
 )
 
-lime_base = pytest.importorskip("lime.lime_base")
+
+def lime_base():
+    """lime's LimeBase module (a development dependency: tests that need it skip without)."""
+    return pytest.importorskip("lime.lime_base")
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -100,7 +103,7 @@ def test_each_feature_selection_equals_lime_base_on_the_same_samples(selection, 
                          rng=seeded(10 + i))
         Z, y, pi = (t.numpy() for t in e.samples)
         width = 0.75 * np.sqrt(8)
-        base = lime_base.LimeBase(lambda d, w=width: lime_kernel(d, w))
+        base = lime_base().LimeBase(lambda d, w=width: lime_kernel(d, w))
         intercept, pairs, score, local = base.explain_instance_with_data(
             Z, y[:, None], np.linalg.norm(Z - Z[0], axis=1), 0, k, feature_selection=lime_name)
         ours = {j: float(e.weights[j]) for j in np.flatnonzero(e.selected.numpy())}
@@ -154,7 +157,7 @@ def test_fit_surrogate_is_batched_and_takes_a_reference():
 
 
 def test_the_quartile_discretizer_and_its_draws_mirror_lime():
-    from lime.discretize import QuartileDiscretizer
+    QuartileDiscretizer = pytest.importorskip("lime.discretize").QuartileDiscretizer
     from scipy.stats import truncnorm
 
     X = background(n=400, d=4, seed=5)
@@ -265,7 +268,7 @@ def test_lime_image_samples_match_the_cosine_kernel_and_default_slic():
 
 
 def test_top_features_agree_with_lime_tabular_explainer():
-    from lime.lime_tabular import LimeTabularExplainer
+    LimeTabularExplainer = pytest.importorskip("lime.lime_tabular").LimeTabularExplainer
 
     X = background(n=400, seed=11)
     model = Logistic([2.0, -1.2, 0.0, 0.6, 0.0, -0.3], -0.2)
@@ -283,7 +286,7 @@ def test_top_features_agree_with_lime_tabular_explainer():
 
 
 def test_top_superpixels_agree_with_lime_image_explainer():
-    from lime.lime_image import LimeImageExplainer
+    LimeImageExplainer = pytest.importorskip("lime.lime_image").LimeImageExplainer
 
     images, predict, grid = images_and_model(m=2)
     explainer = LimeImageExplainer(random_state=0)
@@ -345,3 +348,20 @@ def test_bad_image_input_names_the_argument(kwargs, error, match):
     with pytest.raises(error, match=match):
         lime_image(predict, arguments["image"], arguments["segments"], num_samples=10,
                    **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"interpretable": torch.zeros(5)}, ValueError, "interpretable must have"),
+    ({"predictions": torch.zeros(4, dtype=torch.float64)}, ValueError, "predictions must"),
+    ({"weights": -torch.ones(5, dtype=torch.float64)}, ValueError, "weights must be >= 0"),
+    ({"reference": torch.zeros(2, 3, dtype=torch.float64)}, ValueError, "reference must"),
+    ({"feature_selection": "lars"}, ValueError, "feature_selection"),
+])
+def test_bad_surrogate_input_names_the_argument(kwargs, error, match):
+    arguments = {"interpretable": torch.ones(5, 3, dtype=torch.float64),
+                 "predictions": torch.arange(5.0, dtype=torch.float64),
+                 "weights": torch.ones(5, dtype=torch.float64)}
+    arguments.update({k: kwargs.pop(k) for k in list(kwargs) if k in arguments})
+    with pytest.raises(error, match=match):
+        fit_surrogate(arguments["interpretable"], arguments["predictions"],
+                      arguments["weights"], **kwargs)

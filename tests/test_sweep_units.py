@@ -11,14 +11,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import sweep_toy
 from deepnotes import experiments
+from deepnotes.cli import app
 from deepnotes.engine import Run, executors
 from deepnotes.engine.executors import WorkerLost
 from deepnotes.experiments import UnitsFailed, run_units
@@ -41,14 +44,14 @@ def _recorded(run: Run) -> set[str]:
     return {p.name[: -len(".json")] for p in (run.path / "units").glob("*.json")}
 
 
-def _start_ray():
-    """A local Ray runtime for one test: 2 CPUs, no dashboard; this folder on the workers' path
-    so that they can import sweep_toy. (Started once per module, in the one test that uses it:
-    pytest-xdist may send separate tests to separate processes.)"""
+def _start_ray(monkeypatch):
+    """A local Ray runtime for one test: 2 CPUs, no dashboard. Its processes inherit this
+    folder on PYTHONPATH so that workers can import sweep_toy (a runtime_env would make Ray
+    start other workers than the ones it prestarts). Started once per module, in the one test
+    that uses it: pytest-xdist may send separate tests to separate processes."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'deepnotes[ray]')")
-    return executors.make(
-        "ray", workers=2, logging_level="ERROR", log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}})
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), *sys.path]))
+    return executors.make("ray", workers=2, logging_level="ERROR", log_to_driver=False)
 
 
 def test_plain_run_is_the_reference(tmp_path):
@@ -148,11 +151,11 @@ def test_local_pool_sweep(tmp_path, gan_zoo_reference):
         _interrupted_then_resumed(tmp_path, pool, "interrupted")  # last: it stops the pool
 
 
-def test_ray_sweep(tmp_path, gan_zoo_reference):
+def test_ray_sweep(tmp_path, gan_zoo_reference, monkeypatch):
     """A local Ray runtime (2 CPUs): the toy sweep and the shrunken gan-zoo give the serial
     metrics; a raising unit is retried once and reported while the rest finish."""
     started = time.perf_counter()
-    with _start_ray() as ray_executor:
+    with _start_ray(monkeypatch) as ray_executor:
         print(f"ray runtime started in {time.perf_counter() - started:.1f} s")
         _same_sweep(tmp_path, ray_executor, "same")
         _raising_unit(tmp_path, ray_executor, "raising")
@@ -225,3 +228,41 @@ def _same_gan_zoo(tmp_path, executor, gan_zoo_reference) -> None:
     assert sorted(p.name for p in (folder / "samples").iterdir()) == [
         "lsgan-ring-s0.pt", "wgan-ring-s0.pt"]
     assert (folder / "gan_zoo_samples.png").is_file() and (folder / "result.json").is_file()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--executor", "dask"], "--executor must be one of serial, local, ray"),
+    (["--workers", "0"], "--workers must be >= 1"),
+    (["--executor", "local", "--address", "auto"], "--address is for --executor ray"),
+])
+def test_cli_refuses_bad_executor_options(options, message, tmp_path):
+    result = CliRunner().invoke(app, ["run", "gan-zoo", "--out", str(tmp_path), *options])
+    assert result.exit_code == 2, result.output
+    assert message in result.output.replace("\n", "") and "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_resume_reruns_only_the_missing_unit(tmp_path, gan_zoo_reference):
+    """A finished gan-zoo run with one unit record and result.json removed (as if the driver
+    had been stopped before that unit finished): `deepnotes run gan-zoo --resume --executor
+    serial` reruns that unit only and writes the same result."""
+    _, result = gan_zoo_reference
+    (tmp_path / "gan-zoo").mkdir()
+    folder = tmp_path / "gan-zoo" / Path(result["run_dir"]).name
+    shutil.copytree(result["run_dir"], folder)
+    assert result["executor"] == {"name": "serial"}
+    sets = [arg for key, value in GAN_ZOO_SMALL.items() for arg in ("--set", f"{key}={value}")]
+    command = ["run", "gan-zoo", "--quick", "--device", "cpu", "--out", str(tmp_path),
+               "--executor", "serial", *sets]
+    units = folder / "units"
+    stamps = {p.name: p.stat().st_mtime_ns for p in units.iterdir()}
+    (units / "wgan-ring-s1.json").unlink()
+    (folder / "result.json").unlink()
+    again = CliRunner().invoke(app, [*command, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert f"resuming {folder}" in again.output.replace("\n", "")
+    after = {p.name: p.stat().st_mtime_ns for p in units.iterdir()}
+    assert set(after) == set(stamps)
+    assert [name for name in after if after[name] != stamps[name]] == ["wgan-ring-s1.json"]
+    resumed = json.loads((folder / "result.json").read_text())
+    assert _without_timings(resumed["metrics"]) == _without_timings(result["metrics"])

@@ -325,7 +325,7 @@ def test_grid_detector_and_loss():
     cells = [losses.localization_loss(outputs[n, :, i, j][None], target[n, i, j][None], weights,
                                       reduction="sum")
              for n in range(5) for i in range(4) for j in range(4)]
-    assert value.detach().item() == pytest.approx(float(sum(cells)) / 5, rel=1e-5)
+    assert value.item() == pytest.approx(float(sum(cells).detach()) / 5, rel=1e-5)
     value.backward()
     assert all(p.grad is not None for p in model.parameters())
 

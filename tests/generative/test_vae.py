@@ -260,6 +260,8 @@ def test_sample_and_interpolate():
     torch.testing.assert_close(path[[0, -1]], ends)
     ae = mlp_autoencoder((1, 4, 4), 3, (16,))
     assert ae.sample(3, rng=gen(1)).shape == (3, 1, 4, 4)
+    mnist = mlp_vae(**vae.MNIST)                      # Burda et al.'s 784-200-200-50
+    assert mnist.sample(2).shape == (2, 1, 28, 28) and mnist.latent_dim == 50
     assert ae.interpolate(x[0], x[1], 3).shape == (3, 1, 4, 4)
 
 

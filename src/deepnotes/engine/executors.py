@@ -16,9 +16,10 @@ Three of them, one interface::
 
 A call that raises an ``Exception`` comes back as a ``UnitError`` (the formatted traceback, the
 same text whatever the executor), so exceptions never have to cross a process boundary and a
-failure never stops the others. ``KeyboardInterrupt`` (and a worker process that dies) stops the
+failure never stops the others. ``KeyboardInterrupt``, and a pool worker that dies, stop the
 whole batch: ``map_unordered`` raises (``WorkerLost`` for a dead worker) after yielding what had
-finished, so a caller that records results as they arrive loses nothing finished.
+finished, so a caller that records results as they arrive loses nothing finished. (Ray reruns a
+task whose worker or node was lost, then reports it as a ``UnitError``.)
 
 ``fn`` and its arguments must be picklable (a module-level function, plain data): ``local``
 and ``ray`` import ``fn``'s module in the workers. Scripts that use ``local`` need the usual
@@ -191,7 +192,8 @@ class RayExecutor(Executor):
     ``workers`` CPUs (default: all) unless Ray is already initialized in this process; "auto"
     or "ray://…" connects to a running cluster. ``init_options`` go to ``ray.init``. A runtime
     this executor started is shut down by ``close()``. Ray itself reruns a task whose worker or
-    node was lost (``max_retries``, Ray's default 3)."""
+    node was lost (``max_retries``, Ray's default 3); a task still lost after that comes back
+    as a ``UnitError``, like a task that raised."""
 
     name = "ray"
 
@@ -237,6 +239,9 @@ class RayExecutor(Executor):
                     except ray.exceptions.RayTaskError as err:  # a BaseException in the task
                         value = UnitError(type(err.cause).__name__ if err.cause else "RayTaskError",
                                           str(err.cause or err), str(err))
+                    except ray.exceptions.RayError as err:  # worker/node lost after Ray's retries
+                        value = UnitError(type(err).__name__, str(err).splitlines()[0] if str(err)
+                                          else type(err).__name__, str(err))
                     yield index, value
         finally:
             for ref in pending:  # interrupted or stopped early: do not leave work queued

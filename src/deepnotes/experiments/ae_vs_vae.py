@@ -15,6 +15,13 @@ feature space of the cached digits classifier (``generative.digits_frechet_dista
 network), beside the real-vs-real baseline FD(training images, test images) with the same
 number of images. Each (model, seed) is a sweep unit; the check pairs the two models of each
 seed: r = ln(FD_AE / FD_VAE) > 0, mean over seeds with a Student-t interval.
+
+Measured (full preset: 5 seeds × 3,000 steps, one thread, shared machine: 200 s CPU, 518 s
+wall): real-vs-real FD 0.66; VAE FD 10.0 / 9.6 / 8.4 / 8.5 / 8.5 (13.5× the baseline), AE FD
+60.3 / 56.2 / 65.7 / 65.9 / 53.9 (91× the baseline); ln(FD_AE / FD_VAE) = 1.90 ± 0.06 (the
+VAE 6.7× closer; passed). The AE's codes are not N(0, I)-distributed, so many prior draws
+decode to dark, off-manifold blobs (figure). The quick preset (2 seeds × 200 steps) only runs
+the path; its check is undecided.
 """
 
 from __future__ import annotations

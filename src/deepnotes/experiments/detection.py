@@ -253,5 +253,5 @@ def _figure(test, with_nms, without, run):
                 _draw(ax, det.boxes[keep], color,
                       labels=[f"{CLASSES[c][:3]} {s:.2f}" for s in det.scores[keep].tolist()])
             ax.set(xlim=(0, 1), ylim=(1, 0), xticks=[], yticks=[],
-                   title=f"{title}: {len(det.scores)} boxes")
+                   title=f"{title}: {len(det.scores)} box(es)")
     return save_figure(fig, run, "detection_nms")

@@ -88,7 +88,7 @@ class Config(ExperimentConfig):
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(seeds=2, tasks=3, steps_per_task=25, train_size=300, hidden=64, buffer_size=100)
+        return cls(seeds=2, tasks=2, steps_per_task=30, train_size=300, hidden=64, buffer_size=100)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,8 +2,13 @@
 gradients are faithful (deletion beats a random ranking).
 
 A CNN (``nn.CNN2d``) learns to name the one shape in each image of ``data.shapes`` (circle,
-square, triangle on a dark, noisy background). For test images it classifies correctly we
-explain the probability of the true class with:
+square, triangle on a dark, noisy background). Its training set holds every image twice: as
+generated, and with a random share u ~ U(0, 1) of its pixels blacked out. Deleting pixels is
+what LIME and the deletion metric do; a CNN that never saw black holes reacts to the artefact
+itself (without this, 6% of pixels blacked out at random already dropped the true-class
+probability from 0.78 to 0.24, so random deletion had the lowest AUC of all — Hooker et al.
+2019 make the same point about removal-based metrics). For test images it classifies
+correctly we explain the probability of the true class with:
 
 - LIME over SLIC superpixels (``explain.lime_image``; a hidden superpixel is painted black,
   ``hide_color`` = 0, the dark background's level);
@@ -17,6 +22,11 @@ box — the share of their area inside the box, averaged over images, is at leas
 probability measured after each step) gives a lower deletion AUC than deleting them in random
 order — the per-image paired difference AUC(random) − AUC(method) is above zero, decided by its
 95% interval over images. Saliency's AUC is reported beside them, not judged.
+
+Measured (full preset, CPU, 100 images, ~112 superpixels each): top-3 inside the box 0.920 ±
+0.018; deletion AUC LIME 0.297, IG 0.327, saliency 0.524, random 0.601 (random − LIME 0.304 ±
+0.028, random − IG 0.274 ± 0.027); test accuracy 0.94. With 50 requested superpixels (~32 per
+image) the box share was 0.70 ± 0.03 (undecided): three large superpixels outgrow small boxes.
 """
 
 from __future__ import annotations
@@ -78,7 +88,10 @@ class Config(ExperimentConfig):
     augment: bool = True
     explain_images: int = 100
     lime_samples: int = 1000
-    superpixels: int = 50
+    # SLIC's n_segments (it returns about 110 on a 32×32 shape image, ~9 pixels each): three
+    # superpixels (~27 px) must be able to fit inside the smallest box (side 0.25 · 32 = 8 px,
+    # 64 px). At 50 (~32 superpixels of ~32 px) three of them can exceed a small box's area.
+    superpixels: int = 100
     compactness: float = 0.1
     ig_steps: int = 50
     deletion_steps: int = 64
@@ -86,7 +99,7 @@ class Config(ExperimentConfig):
     @classmethod
     def quick(cls) -> Config:
         return cls(train_images=1500, channels=(8, 16), train_steps=200,
-                   explain_images=12, lime_samples=400, ig_steps=32)
+                   explain_images=12, lime_samples=300, ig_steps=32)
 
 
 def _with_deletions(images: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
@@ -186,7 +199,7 @@ def run(config: Config, run) -> Result:
         "superpixels_mean": float(counts.double().mean()),
         "lime_r2_mean": float(explanation.score.double().mean()),
         "top3_inside_box": {"mean": inside_mean, "se": inside_se},
-        "deletion_auc": {name: dict(zip(("mean", "se"), mean_and_se(aucs[name])))
+        "deletion_auc": {name: dict(zip(("mean", "se"), mean_and_se(aucs[name]), strict=True))
                          for name in METHODS},
         "random_minus_method_auc": {name: {"mean": m, "se": se}
                                     for name, (m, se) in margins.items()},

@@ -11,6 +11,13 @@ the faithfulness of our ranking (deletion AUC, ``explain.metrics.deletion_curve`
 set to the training mean, 0 after standardization, in decreasing order of weight, against
 random rankings), our reproducibility under one seed, and the seed-to-seed stability of both.
 
+Sample count. Both are Monte Carlo estimates of one surrogate, so their top-5 sets can only
+agree as well as each agrees with itself across seeds. Measured here (20 instances, the full
+preset's model): at lime's default 5,000 samples, ours vs lime 0.67 ± 0.04 and lime vs lime
+(two seeds) 0.64 — the bar is out of reach for lime itself; at 20,000, 0.87 ± 0.04 and 0.85.
+The full preset gives both 50,000 samples per explanation; the quick preset's 2,000 cannot
+decide the comparison (a failure there is undecided, ``short_run``).
+
 `lime` is a development dependency: without it the comparison is undecided and lime's
 stability is reported as None.
 """
@@ -35,6 +42,7 @@ from .base import (
     mean_and_se,
     new_figure,
     save_figure,
+    short_run,
     train_classifier,
 )
 
@@ -57,12 +65,15 @@ TOP_K = 5
 NUM_FEATURES = 10
 #: Issue 15: "LIME's deletion AUC beats random attributions" — random − LIME > 0.
 MIN_AUC_ADVANTAGE = 0.0
+#: Samples per explanation (both implementations) at which the comparison is decided: the
+#: Monte Carlo noise of both top-5 sets is then below the bar (see the module docstring).
+FULL_SAMPLES = 50_000
 
 
 @dataclass(frozen=True)
 class Config(ExperimentConfig):
     instances: int = 20
-    num_samples: int = 5000
+    num_samples: int = FULL_SAMPLES
     hidden: int = 64
     train_steps: int = 1500
     batch_size: int = 64
@@ -72,7 +83,7 @@ class Config(ExperimentConfig):
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(instances=12, num_samples=2000, train_steps=400)
+        return cls(instances=10, num_samples=2000, train_steps=400)
 
 
 def _split(config: Config):
@@ -150,9 +161,10 @@ def run(config: Config, run) -> Result:
         agreement = topk_jaccard(ours.weights, theirs, TOP_K)
         jaccard, jaccard_se = mean_and_se(agreement)
         lime_stability = float(topk_jaccard(theirs, theirs_other, TOP_K).mean())
-        comparison = Check.at_least(
+        comparison = short_run(Check.at_least(
             f"top-{TOP_K} features by |weight| agree with lime's (mean Jaccard over "
-            f"{len(x)} instances)", jaccard, MIN_TOP5_JACCARD, se=jaccard_se)
+            f"{len(x)} instances)", jaccard, MIN_TOP5_JACCARD, se=jaccard_se),
+            config.num_samples, FULL_SAMPLES, "samples per explanation")
     else:
         agreement, jaccard, jaccard_se, lime_stability = None, None, None, None
         comparison = Check.undecided(
@@ -194,17 +206,18 @@ def run(config: Config, run) -> Result:
     ])
 
     fig, (ax_curve, ax_agree) = new_figure(ncols=2)
-    ax_curve.plot(curve.fractions, curve.scores.mean(0), label="LIME ranking")
-    ax_curve.plot(curve.fractions, torch.stack([c.scores for c in random_curves]).mean((0, 1)),
+    fractions = curve.fractions.numpy()
+    ax_curve.plot(fractions, curve.scores.mean(0).numpy(), label="LIME ranking")
+    ax_curve.plot(fractions, torch.stack([c.scores for c in random_curves]).mean((0, 1)).numpy(),
                   label="random rankings", linestyle="--")
     ax_curve.set(xlabel="fraction of features deleted", ylabel="p(explained class)",
                  title="deletion curves (mean over instances)")
     ax_curve.legend()
     positions = np.arange(len(x))
     if agreement is not None:
-        ax_agree.bar(positions - 0.2, agreement, width=0.4, label="ours vs lime")
-        ax_agree.bar(positions + 0.2, topk_jaccard(theirs, theirs_other, TOP_K), width=0.4,
-                     label="lime seed 1 vs seed 2")
+        ax_agree.bar(positions - 0.2, agreement.numpy(), width=0.4, label="ours vs lime")
+        ax_agree.bar(positions + 0.2, topk_jaccard(theirs, theirs_other, TOP_K).numpy(),
+                     width=0.4, label="lime seed 1 vs seed 2")
         ax_agree.axhline(MIN_TOP5_JACCARD, color="gray", lw=0.8)
         ax_agree.legend()
     ax_agree.set(xlabel="test instance", ylabel=f"top-{TOP_K} Jaccard", ylim=(0, 1.05),

@@ -223,6 +223,8 @@ def _grid_figure(test: data.Shapes, full: dict[str, Any], run):
         guess = CLASSES[grid["labels"][i]] if said_present else "empty"
         ax.set_title(f"{truth} → {guess} (p̂={grid['presence'][i]:.2f})", fontsize=7)
         ax.set(xticks=[], yticks=[])
+    fig.suptitle("held-out shapes: true box green, predicted red (dotted: predicted empty); "
+                 "title: true → predicted", fontsize=9)
     return save_figure(fig, run, "localization_boxes")
 
 

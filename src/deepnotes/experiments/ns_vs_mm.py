@@ -32,7 +32,16 @@ from ..generative import (
     minimax_generator_loss,
     nonsaturating_generator_loss,
 )
-from .base import Check, ExperimentConfig, Result, Verdict, mean_and_se, new_figure, save_figure
+from .base import (
+    Check,
+    ExperimentConfig,
+    Result,
+    Verdict,
+    mean_and_se,
+    new_figure,
+    save_figure,
+    unit_run,
+)
 
 CLAIM = ("With a confident discriminator early in training, the minimax generator loss "
          "log(1 − D(G(z))) saturates: its gradient is far smaller than that of the "
@@ -73,8 +82,15 @@ def _generator_gradient_norm(loss_fn, generator, discriminator, z) -> float:
     return float(torch.sqrt(sum((p.grad**2).sum() for p in generator.parameters())))
 
 
-def _one_seed(config: Config, replicate: int, run) -> list[dict[str, float]]:
+def units(config: Config) -> list[dict]:
+    """One sweep unit per seed index (streams ``data/<i>``, ``init/<i>``, ``noise/<i>``,
+    ``batches/<i>/<snapshot>``)."""
+    return [{"key": f"seed-{replicate}", "seed": replicate} for replicate in range(config.seeds)]
+
+
+def run_unit(config: Config, unit: dict) -> dict:
     """Train D against a fixed untrained G's samples; the snapshots' gradient norms."""
+    replicate = unit["seed"]
     streams = config.streams()
     ring = data.mixture_ring(config.samples, rng=streams.generator(f"data/{replicate}"))
     streams.manual_seed(f"init/{replicate}")
@@ -93,7 +109,7 @@ def _one_seed(config: Config, replicate: int, run) -> list[dict[str, float]]:
         if snapshot:
             fit(D, labeled_discriminator_loss, optimizer, (x, is_real),
                 steps=config.steps_per_snapshot, batch_size=config.batch_size,
-                log_every=config.steps_per_snapshot, run=run,
+                log_every=config.steps_per_snapshot,
                 name=f"discriminator-{replicate}-{snapshot}", device=config.device,
                 seed=streams.seed(f"batches/{replicate}/{snapshot}"), progress=False)
             D.cpu()
@@ -105,16 +121,18 @@ def _one_seed(config: Config, replicate: int, run) -> list[dict[str, float]]:
             "grad_norm_mm": _generator_gradient_norm(minimax_generator_loss, G, D, z_probe),
             "grad_norm_ns": _generator_gradient_norm(nonsaturating_generator_loss, G, D, z_probe),
         })
-        run.log({"seed_index": replicate, "snapshot": snapshot, **rows[-1]})
-    return rows
+    return {"rows": rows}
 
 
 def _log10_ratio(row: dict[str, float]) -> float:
     return math.log10(row["grad_norm_ns"] / max(row["grad_norm_mm"], 1e-300))
 
 
-def run(config: Config, run) -> Result:
-    per_seed = [_one_seed(config, replicate, run) for replicate in range(config.seeds)]
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    per_seed = [result["rows"] for result in unit_results]
+    for replicate, rows in enumerate(per_seed):
+        for snapshot, row in enumerate(rows):
+            run.log({"seed_index": replicate, "snapshot": snapshot, **row})
     finals = [rows[-1] for rows in per_seed]
     confidence, confidence_se = mean_and_se([r["mean_D_of_G_z"] for r in finals])
     log_ratio, log_ratio_se = mean_and_se([_log10_ratio(r) for r in finals])
@@ -155,3 +173,6 @@ def run(config: Config, run) -> Result:
     ax_ratio.set(yscale="log", xlabel="discriminator steps", ylabel="NS / MM gradient norm",
                  title=f"ratio grows as D learns ({config.seeds} seeds)")
     return Result(metrics, Verdict(checks), [save_figure(fig, run, "ns_vs_mm_gradients")])
+
+
+run = unit_run(units, run_unit, summarize)

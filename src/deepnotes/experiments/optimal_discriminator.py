@@ -32,7 +32,16 @@ from ..engine import fit
 from ..generative import labeled_discriminator_loss
 from ..generative import theory as T
 from ..nn.models import MLP
-from .base import Check, ExperimentConfig, Result, Verdict, mean_and_se, new_figure, save_figure
+from .base import (
+    Check,
+    ExperimentConfig,
+    Result,
+    Verdict,
+    mean_and_se,
+    new_figure,
+    save_figure,
+    unit_run,
+)
 
 CLAIM = ("For a fixed generator the discriminator that maximizes the GAN value function is "
          "D*(x) = p_d(x) / (p_d(x) + p_g(x)), and then the value C(G) = −log 4 + 2·JSD(p_d ‖ p_g).")
@@ -83,7 +92,7 @@ def _sample_model(n: int, rng: torch.Generator) -> torch.Tensor:
     return MODEL_MEAN + MODEL_STD * torch.randn(n, generator=rng)
 
 
-def _train_discriminator(config: Config, replicate: int, run) -> torch.nn.Module:
+def _train_discriminator(config: Config, replicate: int) -> torch.nn.Module:
     streams = config.streams()
     data_rng = streams.generator(f"data/{replicate}")
     real, fake = _sample_data(config.samples, data_rng), _sample_model(config.samples, data_rng)
@@ -97,7 +106,7 @@ def _train_discriminator(config: Config, replicate: int, run) -> torch.nn.Module
         lambda logits, y: labeled_discriminator_loss(logits[:, 0], y),
         optimizer, (x, is_real), steps=config.steps, batch_size=config.batch_size,
         scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps),
-        log_every=max(1, config.steps // 50), run=run, name=f"discriminator-{replicate}",
+        log_every=max(1, config.steps // 50), name=f"discriminator-{replicate}",
         device=config.device, seed=streams.seed(f"batches/{replicate}"), progress=False,
     )
     return trained.model.cpu().eval()
@@ -114,7 +123,8 @@ def _sample_value(discriminator: torch.nn.Module, n: int, rng: torch.Generator) 
                  + torch.nn.functional.logsigmoid(-fake_logits).mean())
 
 
-def run(config: Config, run) -> Result:
+def _densities():
+    """The grid, p_d and p_g on it (renormalized), D*, and where the density is relevant."""
     grid = torch.linspace(-6, 6, 2401, dtype=torch.float64)
     dx = float(grid[1] - grid[0])
     p_d = T.mixture_density(grid, DATA_MEANS, DATA_STDS)
@@ -123,27 +133,42 @@ def run(config: Config, run) -> Result:
     p_d, p_g = p_d / (p_d.sum() * dx), p_g / (p_g.sum() * dx)
     d_star = T.optimal_discriminator(p_d, p_g)
     relevant = (p_d + p_g) / 2 >= RELEVANT_DENSITY
+    return grid, dx, p_d, p_g, d_star, relevant
+
+
+def units(config: Config) -> list[dict]:
+    """One sweep unit per seed index (streams ``data/<i>``, ``init/<i>``, ``batches/<i>``,
+    ``eval/<i>``)."""
+    return [{"key": f"seed-{replicate}", "seed": replicate} for replicate in range(config.seeds)]
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    """Train one discriminator; its errors against D*, its values and its curve on the grid."""
+    replicate = unit["seed"]
+    grid, dx, p_d, p_g, d_star, relevant = _densities()
+    discriminator = _train_discriminator(config, replicate)
+    with torch.no_grad():
+        d_learned = torch.sigmoid(discriminator(grid.float().unsqueeze(1))[:, 0]).double()
+    error = (d_learned - d_star)[relevant].abs()
+    row = {
+        "max_abs_error": float(error.max()),
+        "mean_abs_error": float(error.mean()),
+        "sample_value": _sample_value(discriminator, config.eval_samples,
+                                      config.streams().generator(f"eval/{replicate}")),
+        "grid_value": float(T.value_function(d_learned.clamp(1e-12, 1 - 1e-12), p_d, p_g, dx)),
+    }
+    return {"row": row, "curve": d_learned.tolist()}
+
+
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    grid, dx, p_d, p_g, d_star, relevant = _densities()
     c_of_g = float(T.virtual_training_criterion(p_d, p_g, dx))
     # scipy returns the Jensen–Shannon *distance* √JSD of the normalized vectors
     jsd_scipy = float(jensenshannon(p_d.numpy(), p_g.numpy())) ** 2
     predicted_value = -math.log(4) + 2 * jsd_scipy
 
-    streams = config.streams()
-    rows, curves = [], []
-    for replicate in range(config.seeds):
-        discriminator = _train_discriminator(config, replicate, run)
-        with torch.no_grad():
-            d_learned = torch.sigmoid(discriminator(grid.float().unsqueeze(1))[:, 0]).double()
-        error = (d_learned - d_star)[relevant].abs()
-        rows.append({
-            "max_abs_error": float(error.max()),
-            "mean_abs_error": float(error.mean()),
-            "sample_value": _sample_value(discriminator, config.eval_samples,
-                                          streams.generator(f"eval/{replicate}")),
-            "grid_value": float(T.value_function(d_learned.clamp(1e-12, 1 - 1e-12), p_d, p_g,
-                                                 dx)),
-        })
-        curves.append(d_learned)
+    rows = [result["row"] for result in unit_results]
+    curves = [result["curve"] for result in unit_results]
 
     max_error, max_error_se = mean_and_se([r["max_abs_error"] for r in rows])
     value, value_se = mean_and_se([r["sample_value"] for r in rows])
@@ -185,3 +210,6 @@ def run(config: Config, run) -> Result:
                 title=f"max error {max_error:.3f} ± {max_error_se:.3f}")
     ax_disc.legend(fontsize=7)
     return Result(metrics, Verdict(checks), [save_figure(fig, run, "optimal_discriminator")])
+
+
+run = unit_run(units, run_unit, summarize)

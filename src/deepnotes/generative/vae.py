@@ -44,7 +44,8 @@ from ..nn.activations import make_activation
 from ..nn.models import MLP
 
 __all__ = [
-    "DIGITS", "ELBO", "ELBO_METRICS", "LIKELIHOODS", "MNIST", "Autoencoder", "GaussianEncoder", "MLPDecoder", "NegativeELBO",
+    "DIGITS", "ELBO", "ELBO_METRICS", "LIKELIHOODS", "MNIST", "Autoencoder", "GaussianEncoder",
+    "MLPDecoder", "NegativeELBO",
     "ReconstructionLoss", "VAE", "bernoulli_log_likelihood", "gaussian_kl",
     "gaussian_log_likelihood", "mlp_autoencoder", "mlp_vae", "standard_normal_log_density",
 ]

@@ -35,7 +35,8 @@ from .receptive import filter_size_tradeoff, receptive_field, stack_parameters
 
 __all__ = [
     "AbsoluteRectification", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "CNN1d", "CNN2d",
-    "Conv1d", "Conv2d", "LeakyReLU", "LocalizationCNN", "Logistic", "MLP", "ParametricLeakyReLU", "ReLU", "Tanh",
+    "Conv1d", "Conv2d", "LeakyReLU", "LocalizationCNN", "Logistic", "MLP",
+    "ParametricLeakyReLU", "ReLU", "Tanh",
     "activations", "batch_norm", "build_seeded", "conv", "convolution1d", "convolution2d",
     "count_parameters",
     "cross_correlation1d", "cross_correlation2d", "filter_size_tradeoff", "functional",

@@ -20,8 +20,8 @@ from ..core.rng import check_seed
 from .activations import make_activation
 
 __all__ = [
-    "CNN1d", "CNN2d", "MLP", "LocalizationCNN", "build_seeded", "count_parameters", "make_activation",
-    "parameter_table",
+    "CNN1d", "CNN2d", "MLP", "LocalizationCNN", "build_seeded", "count_parameters",
+    "make_activation", "parameter_table",
 ]
 
 
