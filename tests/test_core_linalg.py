@@ -10,9 +10,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression as SkLinearRegression
 
 from deepnotes.core import linalg
+from deepnotes.core.checks import broadcast_shapes
 from deepnotes.core.linalg import IllConditionedError, least_squares
 
 
@@ -264,3 +267,15 @@ def test_ridge_equals_sklearn_ridge_with_sample_weight(method, fit_intercept):
                                                method="svd").coef)
     with pytest.raises(ValueError, match="ridge"):
         least_squares(X, y, ridge=-1.0)
+
+
+@settings(deadline=None)  # torch.broadcast_shapes imports torch.fx on its first call
+@given(st.lists(st.lists(st.sampled_from([1, 2, 3]), max_size=4), min_size=1, max_size=4))
+def test_broadcast_shapes_follows_torchs_rule(shapes):
+    try:
+        expected = torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            broadcast_shapes(*shapes)
+    else:
+        assert broadcast_shapes(*shapes) == expected

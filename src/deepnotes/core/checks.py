@@ -271,3 +271,22 @@ def class_labels(y: Any, name: str, classes: int | None = None,
             raise ValueError(f"{name} must hold class indices in [0, {classes}), got values in "
                              f"[{low}, {high}]")
     return y
+
+
+def broadcast_shapes(*shapes) -> torch.Size:
+    """The shape that ``shapes`` broadcast to (NumPy's rule: align on the right; each pair of
+    sizes must be equal or one of them 1); RuntimeError when they do not broadcast — as
+    ``torch.broadcast_shapes``, which however imports torch.fx and sympy on its first call
+    (~1 s), a cost every experiment would pay."""
+    ndim = max((len(shape) for shape in shapes), default=0)
+    result = [1] * ndim
+    for shape in shapes:
+        for offset, size in enumerate(shape, start=ndim - len(shape)):
+            size = int(size)
+            if size != 1:
+                if result[offset] not in (1, size):
+                    raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast: "
+                                       f"size {size} against {result[offset]}")
+                result[offset] = size
+    return torch.Size(result)
+__all__ += ["broadcast_shapes"]

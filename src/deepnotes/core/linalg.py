@@ -114,7 +114,7 @@ def _check(X, y, weights, method) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
             raise TypeError(f"weights must be a real tensor, got dtype {weights.dtype}")
         weights = checks.tensor(weights.to(X.dtype), "weights", finite=True)
         try:
-            torch.broadcast_shapes(weights.shape[:-1], X.shape[:-2])
+            checks.broadcast_shapes(weights.shape[:-1], X.shape[:-2])
             fits = weights.dim() > 0 and weights.shape[-1] == X.shape[-2]
         except RuntimeError:
             fits = False
@@ -168,7 +168,7 @@ def least_squares(
             if weights is not None:
                 root = weights.sqrt().unsqueeze(-1)
                 design, rhs = root * design, root * rhs
-            batch = torch.broadcast_shapes(design.shape[:-2], rhs.shape[:-2])
+            batch = checks.broadcast_shapes(design.shape[:-2], rhs.shape[:-2])
             design = design.expand(*batch, *design.shape[-2:])
             rhs = rhs.expand(*batch, *rhs.shape[-2:])
             if ridge:  # ‖Aa − c‖² + λ‖a‖² = ‖[A; √λ I] a − [c; 0]‖²

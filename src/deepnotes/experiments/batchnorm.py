@@ -33,7 +33,16 @@ import torch.nn.functional as F
 from ..engine import fit, resolve_device
 from ..nn.models import MLP, build_seeded
 from ..nn.norm import BatchNorm1d
-from .base import Check, ExperimentConfig, Result, Verdict, load_split, new_figure, save_figure
+from .base import (
+    Check,
+    ExperimentConfig,
+    Result,
+    Verdict,
+    load_split,
+    new_figure,
+    save_figure,
+    unit_run,
+)
 
 CLAIM = ("Batch normalization makes a deep network train faster: with the same optimizer, "
          "learning rate, initialization and batches, a 10-layer MLP with batch norm reaches a "
@@ -104,8 +113,46 @@ def first_layer_gradient_norm(model: MLP, x: torch.Tensor, y: torch.Tensor) -> f
     return norm
 
 
-def run(config: Config, run) -> Result:
-    curves, reached, init_grad = _train_all(config, run)
+def units(config: Config) -> list[dict]:
+    """One sweep unit per seed index: the pair of runs (with / without batch norm) it seeds."""
+    return [{"key": f"seed-{k}", "seed": k} for k in range(config.seeds)]
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    """Train the pair of seed ``unit["seed"]``: per variant the initial first-layer gradient
+    norm, the training-loss curve and the steps to each of ``LEVELS`` (None: not reached)."""
+    device = resolve_device(config.device)
+    streams = config.streams()
+    x, y, _, _ = load_split("digits", device)
+    x = x.flatten(1)
+    k = unit["seed"]
+    batches = streams.seed(f"batches/{k}")
+    out = {}
+    for variant in ("plain", "bn"):
+        # the same initial weights with and without batch norm (ours draws no random numbers)
+        model = build_seeded(lambda v=variant: deep_mlp(config, x.shape[1], v == "bn"),
+                             streams.seed(f"init/{k}")).to(device)
+        init_grad = first_layer_gradient_norm(model, x[:config.batch_size], y[:config.batch_size])
+        result = fit(
+            model, F.cross_entropy, torch.optim.Adam(model.parameters(), lr=config.lr),
+            (x, y), steps=config.steps, batch_size=config.batch_size, log_every=WINDOW,
+            name=f"{variant}-seed{k}", device=device, seed=batches,
+        )
+        out[variant] = {
+            "init_grad": init_grad,
+            "curve": [(r["step"], r["train_loss"]) for r in result.history
+                      if "train_loss" in r],
+            "reached": [steps_to_target(result.history, level) for level in LEVELS],
+        }
+    return out
+
+
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    variants = ("plain", "bn")
+    curves = {v: [r[v]["curve"] for r in unit_results] for v in variants}
+    init_grad = {v: [r[v]["init_grad"] for r in unit_results] for v in variants}
+    reached = {v: {level: [r[v]["reached"][i] for r in unit_results]
+                   for i, level in enumerate(LEVELS)} for v in variants}
 
     wins, trials = faster_pairs(reached["bn"][TARGET_LOSS], reached["plain"][TARGET_LOSS])
     grad_wins = sum(b > p for b, p in zip(init_grad["bn"], init_grad["plain"], strict=True))
@@ -136,35 +183,6 @@ def run(config: Config, run) -> Result:
     return Result(metrics, verdict, [_figure(curves, config, run)])
 
 
-def _train_all(config: Config, run):
-    device = resolve_device(config.device)
-    streams = config.streams()
-    x, y, _, _ = load_split("digits", device)
-    x = x.flatten(1)
-    curves = {"plain": [], "bn": []}
-    reached = {variant: {level: [] for level in LEVELS} for variant in ("plain", "bn")}
-    init_grad = {"plain": [], "bn": []}
-    for k in range(config.seeds):
-        batches = streams.seed(f"batches/{k}")
-        for variant in ("plain", "bn"):
-            # the same initial weights with and without batch norm (ours draws no random numbers)
-            model = build_seeded(lambda v=variant: deep_mlp(config, x.shape[1], v == "bn"),
-                                 streams.seed(f"init/{k}")).to(device)
-            init_grad[variant].append(first_layer_gradient_norm(model, x[:config.batch_size],
-                                                                y[:config.batch_size]))
-            result = fit(
-                model, F.cross_entropy, torch.optim.Adam(model.parameters(), lr=config.lr),
-                (x, y), steps=config.steps, batch_size=config.batch_size, log_every=WINDOW,
-                checkpoint_every=config.steps,  # short runs: a checkpoint at the end only
-                run=run, name=f"{variant}-seed{k}", device=device, seed=batches,
-            )
-            curves[variant].append([(r["step"], r["train_loss"]) for r in result.history
-                                    if "train_loss" in r])
-            for level in LEVELS:
-                reached[variant][level].append(steps_to_target(result.history, level))
-    return curves, reached, init_grad
-
-
 def _figure(curves, config: Config, run):
     fig, axes = new_figure(width=6)
     ax = axes[0]
@@ -182,3 +200,6 @@ def _figure(curves, config: Config, run):
            title=f"{config.depth}-layer MLP on digits, Adam lr {config.lr:g}")
     ax.legend(fontsize=8)
     return save_figure(fig, run, "batchnorm_loss")
+
+
+run = unit_run(units, run_unit, summarize)

@@ -73,11 +73,11 @@ def _curve(model: Callable, x, attributions, target, baseline, steps, probabilit
                          f"broadcasts to it, e.g. one channel (N, 1, ...), got "
                          f"{tuple(attributions.shape)}")
     try:
-        torch.broadcast_shapes(attributions.shape, x.shape)
+        checks.broadcast_shapes(attributions.shape, x.shape)
     except RuntimeError:
         raise ValueError(f"attributions of shape {tuple(attributions.shape)} do not broadcast "
                          f"to x's shape {tuple(x.shape)}") from None
-    if torch.broadcast_shapes(attributions.shape, x.shape) != x.shape:
+    if checks.broadcast_shapes(attributions.shape, x.shape) != x.shape:
         raise ValueError(f"attributions of shape {tuple(attributions.shape)} must broadcast to "
                          f"x's shape {tuple(x.shape)} without growing it")
     target = _check_target(target, len(x))

@@ -98,7 +98,7 @@ def gd(
             raise ValueError("lr must hold finite step sizes >= 0")
         lr = lr.to(dtype=x.dtype, device=x.device)
         try:
-            torch.broadcast_shapes(lr.shape, x.shape)
+            checks.broadcast_shapes(lr.shape, x.shape)
         except RuntimeError:
             raise ValueError(f"lr of shape {tuple(lr.shape)} does not broadcast to x0's shape "
                              f"{tuple(x.shape)}") from None
