@@ -246,7 +246,7 @@ def run(
     data: Annotated[str | None, typer.Option(help="Data set for experiments that take one: digits, mnist1d, idx:FOLDER.")] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default). Small models run faster on 1.")] = 1,
-    executor: Annotated[str, typer.Option(help="Where sweep units run: serial (this process), local (a process pool), ray.")] = "local",
+    executor: Annotated[str | None, typer.Option(help="Where sweep units run: serial (this process), local (a process pool), ray. Default: serial for --quick (a pool costs more to start than it saves on seconds-long units), local for --full or with --workers.")] = None,
     workers: Annotated[int | None, typer.Option(help="Processes of the local pool (default: one per CPU); CPUs of a local Ray runtime.")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto, or ray://HOST:PORT (default: start Ray here).")] = None,
     ctx: typer.Context = None,
@@ -269,6 +269,8 @@ def run(
             fail(f"--device: {err}")
     if threads < 0:
         fail(f"--threads must be >= 0, got {threads}")
+    if executor is None:
+        executor = "local" if full or workers is not None else "serial"
     unit_executor = _make_executor(executor, workers, address)
     if ctx is not None:
         ctx.call_on_close(unit_executor.close)

@@ -49,6 +49,7 @@ from .base import (
     save_figure,
     short_run,
     t_quantile,
+    unit_run,
 )
 
 CLAIM = ("A CNN, which builds in locality, beats an MLP with fewer parameters on MNIST-1D "
@@ -134,7 +135,7 @@ def _z(df: float) -> float:
     return t_quantile(int(min(df, 10**6)))
 
 
-def train_one(name: str, factory, train, test, config: Config, run, *, init_seed: int,
+def train_one(name: str, factory, train, test, config: Config, run=None, *, init_seed: int,
               batch_seed: int, device) -> dict:
     """Train one model with the paper's recipe; its test accuracy, parameter count, per-example
     test correctness and test-accuracy curve."""
@@ -153,9 +154,11 @@ def train_one(name: str, factory, train, test, config: Config, run, *, init_seed
             "correct": correct, "curve": curve}
 
 
-def run(config: Config, run) -> Result:
-    outcomes = _train_all(config, run)
-    correct = {name: torch.stack([o["correct"] for o in per_seed])
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    outcomes: dict[str, list[dict]] = {}
+    for result in unit_results:  # units() lists seed 0's variants first, then seed 1's ...
+        outcomes.setdefault(result["variant"], []).append(result)
+    correct = {name: torch.tensor([o["correct"] for o in per_seed], dtype=torch.bool)
                for name, per_seed in outcomes.items()}
     acc = {name: float(c.float().mean()) for name, c in correct.items()}
     params = {name: per_seed[0]["parameters"] for name, per_seed in outcomes.items()
@@ -210,24 +213,32 @@ def run(config: Config, run) -> Result:
     return Result(metrics, Verdict(checks), _figures(outcomes, run), published=published)
 
 
-def _train_all(config: Config, run) -> dict[str, list[dict]]:
+def _variant_names(config: Config) -> list[str]:
+    names = list(build_models(config.hidden))
+    return names + (["mlp_shuffled", "cnn_shuffled"] if config.shuffled else [])
+
+
+def units(config: Config) -> list[dict]:
+    """One sweep unit per (seed index, model variant); every variant of a seed sees the same
+    batches (``batches/<k>``), a model and its shuffled twin the same initialization."""
+    return [{"key": f"{name}-seed{k}", "variant": name, "seed": k}
+            for k in range(config.seeds) for name in _variant_names(config)]
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    """Train one variant for one seed; ``correct`` per test example as a list of bools."""
     device = resolve_device(config.device)
     streams = config.streams()
     x_train, y_train, x_test, y_test = load_split("mnist1d", device)
-    variants = {name: (factory, x_train, x_test)
-                for name, factory in build_models(config.hidden).items()}
-    if config.shuffled:
+    name, k = unit["variant"], unit["seed"]
+    base = name.removesuffix("_shuffled")
+    if name != base:
         order = position_permutation(LENGTH, rng=streams.generator("positions")).to(device)
-        variants.update({f"{name}_shuffled": (variants[name][0], x_train[:, order],
-                                              x_test[:, order]) for name in ("mlp", "cnn")})
-    outcomes: dict[str, list[dict]] = {name: [] for name in variants}
-    for k in range(config.seeds):
-        for name, (factory, train_x, test_x) in variants.items():
-            outcomes[name].append(train_one(
-                f"{name}-seed{k}", factory, (train_x, y_train), (test_x, y_test), config, run,
-                init_seed=streams.seed(f"init/{name.removesuffix('_shuffled')}/{k}"),
-                batch_seed=streams.seed(f"batches/{k}"), device=device))
-    return outcomes
+        x_train, x_test = x_train[:, order], x_test[:, order]
+    outcome = train_one(unit["key"], build_models(config.hidden)[base], (x_train, y_train),
+                        (x_test, y_test), config, init_seed=streams.seed(f"init/{base}/{k}"),
+                        batch_seed=streams.seed(f"batches/{k}"), device=device)
+    return {**outcome, "variant": name, "correct": outcome["correct"].tolist()}
 
 
 def _figures(outcomes: dict[str, list[dict]], run) -> list:
@@ -253,3 +264,6 @@ def _figures(outcomes: dict[str, list[dict]], run) -> list:
                   title="test accuracy during training")
     ax_curves.legend(fontsize=8, loc="lower right", ncol=2)
     return [save_figure(fig, run, "cnn_vs_mlp")]
+
+
+run = unit_run(units, run_unit, summarize)

@@ -6,7 +6,8 @@ with random start), all at the training radius ε_train = the largest ε of the 
 adversarially trained models start from the clean model's weights (adversarial fine-tuning;
 ``finetune=False`` trains them from scratch as Madry et al. do). Robust accuracy on the test
 set is then measured under FGSM and under PGD-``eval_steps`` (L∞, random start,
-``restarts``) at each ε.
+``restarts``) at each ε. Each training method is a sweep unit (``units``), so an executor can
+train the three models in parallel.
 
 Every check is judged at ε_train on the test examples, with its standard error: accuracies
 as binomial proportions, differences of two accuracies on the same examples (the clean-accuracy
@@ -47,6 +48,7 @@ from .base import (
     save_figure,
     short_run,
     train_classifier,
+    unit_run,
 )
 
 CLAIM = ("Adversarial training raises robust accuracy: a clean model's accuracy collapses under "
@@ -110,7 +112,21 @@ def _proportion(hits: torch.Tensor) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / len(hits))
 
 
-def run(config: Config, run) -> Result:
+#: The sweep units: one per training method. The adversarially trained models start from the
+#: clean model (``finetune``): their units train that clean model again — with the same seeds it
+#: is the same model, bit for bit on CPU — rather than depend on the clean unit.
+METHODS = ("clean", "fgsm", "pgd")
+MODEL_NAMES = {"clean": "clean", "fgsm": "fgsm-trained", "pgd": "pgd-trained"}
+
+
+def units(config: Config) -> list[dict]:
+    return [{"key": method} for method in METHODS]
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    """Train one model (``unit["key"]``: clean, fgsm or pgd training) and record, per test
+    example, whether it is still classified correctly on clean inputs and under FGSM and PGD
+    at each ε of the grid (lists of 0/1)."""
     device = resolve_device(config.device)
     streams = config.streams()
     x_train, y_train, x_test, y_test = load_split(config.data, device)
@@ -126,38 +142,49 @@ def run(config: Config, run) -> Result:
         else:
             model = copy.deepcopy(start)
         return train_classifier(model, (x_train, y_train), steps=steps,
-                                batch_size=config.batch_size, lr=config.lr, run=run, name=name,
-                                device=device, seed=streams.seed(f"batches/{name}"), loss=loss)
+                                batch_size=config.batch_size, lr=config.lr, run=None,
+                                name=name, device=device, seed=streams.seed(f"batches/{name}"),
+                                loss=loss)
 
-    clean = train(F.cross_entropy, "clean")
-    start = clean if config.finetune else None
-    steps = config.adversarial_steps
-    models = {
-        "clean": clean,
-        "fgsm-trained": train(AdversarialLoss("fgsm", eps=eps_train), "fgsm", start, steps),
-        "pgd-trained": train(AdversarialLoss("pgd", eps=eps_train, steps=config.train_pgd_steps,
-                                             rng=streams.generator("train-pgd", device)),
-                             "pgd", start, steps),
-    }
+    method = unit["key"]
+    if method == "clean" or config.finetune:
+        clean = train(F.cross_entropy, "clean")
+    if method == "clean":
+        model = clean
+    else:
+        start = clean if config.finetune else None
+        loss = (AdversarialLoss("fgsm", eps=eps_train) if method == "fgsm" else
+                AdversarialLoss("pgd", eps=eps_train, steps=config.train_pgd_steps,
+                                rng=streams.generator("train-pgd", device)))
+        model = train(loss, method, start, config.adversarial_steps)
 
-    attack_rng = streams.generator("eval-pgd", device)
-    correct: dict[str, dict[str, list[torch.Tensor]]] = {}
-    for name, model in models.items():
-        correct[name] = {"fgsm": [], "pgd": []}
-        for eps in config.epsilons:
-            if eps == 0:
-                hits = _correct(model, None, x_test, y_test)
-                correct[name]["fgsm"].append(hits)
-                correct[name]["pgd"].append(hits)
-                continue
-            correct[name]["fgsm"].append(_correct(model, fgsm, x_test, y_test, eps=eps))
-            correct[name]["pgd"].append(_correct(
-                model, pgd, x_test, y_test, eps=eps, steps=config.eval_steps,
-                restarts=config.restarts, rng=attack_rng))
-    curves = {name: {attack: [float(h.float().mean()) for h in hits]
-                     for attack, hits in per_attack.items()}
+    attack_rng = streams.generator(f"eval-pgd/{method}", device)
+    hits: dict[str, list[list[int]]] = {"fgsm": [], "pgd": []}
+    for eps in config.epsilons:
+        if eps == 0:
+            clean_hits = _correct(model, None, x_test, y_test).int().tolist()
+            hits["fgsm"].append(clean_hits)
+            hits["pgd"].append(clean_hits)
+            continue
+        hits["fgsm"].append(_correct(model, fgsm, x_test, y_test, eps=eps).int().tolist())
+        hits["pgd"].append(_correct(model, pgd, x_test, y_test, eps=eps,
+                                    steps=config.eval_steps, restarts=config.restarts,
+                                    rng=attack_rng).int().tolist())
+    return {"clean": _correct(model, None, x_test, y_test).int().tolist(), "hits": hits}
+
+
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    eps_train = max(config.epsilons)
+    by_name = {MODEL_NAMES[method]: result
+               for method, result in zip(METHODS, unit_results, strict=True)}
+    correct = {name: {attack: [torch.tensor(h, dtype=torch.bool) for h in per_eps]
+                      for attack, per_eps in result["hits"].items()}
+               for name, result in by_name.items()}
+    clean_hits = {name: torch.tensor(result["clean"], dtype=torch.bool)
+                  for name, result in by_name.items()}
+    curves = {name: {attack: [float(h.float().mean()) for h in per_eps]
+                     for attack, per_eps in per_attack.items()}
               for name, per_attack in correct.items()}
-    clean_hits = {name: _correct(model, None, x_test, y_test) for name, model in models.items()}
 
     clean_pgd, clean_pgd_se = _proportion(correct["clean"]["pgd"][-1])
     robust_pgd, robust_pgd_se = _proportion(correct["pgd-trained"]["pgd"][-1])
@@ -167,7 +194,7 @@ def run(config: Config, run) -> Result:
     metrics = {
         "epsilons": list(config.epsilons),
         "eps_train": eps_train,
-        "test_images": len(x_test),
+        "test_images": len(clean_hits["clean"]),
         "clean_accuracy": {name: float(h.float().mean()) for name, h in clean_hits.items()},
         "accuracy": curves,
         "clean_model_pgd_at_eps_train": clean_pgd,
@@ -210,3 +237,6 @@ def run(config: Config, run) -> Result:
         ax.axvline(eps_train, color="k", lw=0.6, ls=":")
         ax.legend()
     return Result(metrics, verdict, [save_figure(fig, run, "accuracy_vs_eps")])
+
+
+run = unit_run(units, run_unit, summarize)
