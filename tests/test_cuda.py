@@ -8,10 +8,10 @@ GPU: every comparison is then CPU against CPU).
 """
 
 import json
+import os
 
 import pytest
 import torch
-from conftest import TEST_DEVICE
 from torch import nn
 
 from deepnotes import adversarial, experiments, optim
@@ -19,6 +19,8 @@ from deepnotes.engine import fit
 from deepnotes.generative import Discriminator, Generator, train_gan
 
 pytestmark = pytest.mark.cuda
+#: as in conftest.py: "cuda" unless DEEPNOTES_TEST_DEVICE says otherwise
+TEST_DEVICE = os.environ.get("DEEPNOTES_TEST_DEVICE", "cuda")
 DEVICE = torch.device(TEST_DEVICE)
 
 

@@ -72,7 +72,7 @@ JOINT_MARGIN = 0.0
 @dataclass(frozen=True)
 class Config(ExperimentConfig):
     strategies: tuple[str, ...] = STRATEGIES
-    seeds: int = 5
+    seeds: int = 10
     tasks: int = 5
     steps_per_task: int = 500
     batch_size: int = 128

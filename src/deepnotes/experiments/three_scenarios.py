@@ -167,9 +167,10 @@ def _figure(config: Config, results, table, run):
     axes[0].set_xticks([i + 0.4 - width / 2 for i in range(len(scenarios))],
                        [f"{s}-IL" for s in scenarios])
     axes[0].axhline(20, color="gray", lw=0.8, ls=":")
-    axes[0].set(ylabel="average accuracy (%)", ylim=(0, 100),
+    axes[0].set(ylabel="average accuracy (%)", ylim=(0, 118),
+                yticks=[0, 20, 40, 60, 80, 100],
                 title=f"split {config.dataset}: scenario table (± 1 se)")
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7, ncol=len(names), loc="upper center")
     # class-IL: accuracy on task 1 as tasks arrive
     shown = "class" if "class" in table else scenarios[0]
     tasks = range(1, 6)

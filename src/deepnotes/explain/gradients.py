@@ -14,7 +14,7 @@ tensor shaped like ``x`` and runs the model in as few forward/backward passes as
 only: the model's ``.grad`` fields are not touched. The model is called as it is — put it in
 ``eval()`` mode first (batch norm in training mode would mix the examples of a batch).
 
-Cross-checked against ``captum.attr`` (tests/test_explain_gradients.py): ``saliency`` =
+Cross-checked against ``captum.attr`` (tests/explain/test_explain_gradients.py): ``saliency`` =
 ``Saliency`` (abs=True by default, as captum), ``gradient_x_input`` = ``InputXGradient``,
 ``integrated_gradients`` = ``IntegratedGradients`` with the same baseline, step count and
 method (``"gausslegendre"``, captum's default, and ``"riemann_left/right/middle"``), and
