@@ -3,6 +3,7 @@
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -303,3 +304,24 @@ def test_set_overrides_a_config_field(tmp_path):
     (folder,) = (tmp_path / "mle-least-squares").iterdir()
     text = (folder / "config.json").read_text()
     assert '"steps": 50' in text and '"noise": 0.2' in text
+
+
+def test_the_interpretability_section_links_the_taxonomy_page(finished_runs, tmp_path):
+    out = tmp_path / "runs"
+    shutil.copytree(finished_runs, out)
+    (folder,) = (out / "mle-least-squares").iterdir()
+    moved = out / "lime-tabular" / folder.name
+    moved.parent.mkdir()
+    shutil.copytree(folder, moved)
+    result = json.loads((moved / "result.json").read_text())
+    result.update(experiment="lime-tabular", section=6)
+    (moved / "result.json").write_text(json.dumps(result))
+    assert runner.invoke(app, ["report", "--out", str(out)]).exit_code == 0
+    page = (out / "index.html").read_text(encoding="utf-8")
+    section = page[page.index('id="section-6"'):]
+    link = re.search(r'<p class="docs">notes: <a href="([^"]+)">docs/interpretability.md</a>',
+                     section)
+    assert link, "section 6 links docs/interpretability.md"
+    assert (out / link.group(1)).resolve() == (
+        Path(__file__).parents[1] / "docs" / "interpretability.md").resolve()
+    assert 'class="docs"' not in page[:page.index('id="section-6"')]  # only where there are docs

@@ -223,6 +223,10 @@ def source_path(module: str) -> str:
     return "src/" + "/".join(parts) + ".py"
 
 
+#: Course pages in the repository's docs/ that a section of the report links under its title.
+SECTION_DOCS = {6: ("docs/interpretability.md",)}
+
+
 def tests_of(module: str) -> list[str]:
     """Repository paths of a module's tests: ``tests/<package>/`` for a module of a
     subpackage (``deepnotes.adversarial.cw`` → ``tests/adversarial/``), else the files
@@ -411,6 +415,7 @@ def view(collection: Collection, *, single_file: bool = False) -> dict[str, Any]
             "label": f"{number} · {SECTIONS[number]}" if number is not None else OTHER_SECTION,
             "id": f"section-{number}" if number is not None else "section-other",
             "experiments": by_section[number],
+            "docs": [_link(path, out) for path in SECTION_DOCS.get(number, ())],
         })
     not_run = [name for name in experiments.names() if name not in collection.runs]
     counts = collection.counts()
