@@ -18,7 +18,7 @@ from typing import NamedTuple
 import torch
 
 from ..core import checks
-from .gradients import Target, _check_inputs, _check_target, _pick
+from .gradients import Target, _baseline, _check_inputs, _check_target, _pick
 
 __all__ = [
     "FaithfulnessCurve",
@@ -83,15 +83,7 @@ def _curve(model: Callable, x, attributions, target, baseline, steps, probabilit
     target = _check_target(target, len(x))
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size")
-    if isinstance(baseline, torch.Tensor) and baseline.dim() > 0:
-        baseline = checks.finite_tensor(baseline, "baseline")
-        if tuple(baseline.shape) not in (tuple(x.shape), tuple(x.shape[1:])):
-            raise ValueError(f"baseline must be a number or a tensor shaped like x "
-                             f"{tuple(x.shape)} or like one example, got "
-                             f"{tuple(baseline.shape)}")
-        baseline = baseline.to(device=x.device, dtype=x.dtype).expand_as(x)
-    else:
-        baseline = torch.full_like(x, checks.real(baseline, "baseline"))
+    baseline = _baseline(baseline, x)
 
     n = len(x)
     features = attributions[0].numel()
