@@ -1,10 +1,10 @@
 """Executors on gan-zoo-sized units: the local pool and Ray against serial, and Ray's overhead.
 
-The units are real gan-zoo units (its quick preset: a 2×64 MLP GAN on the 8-mode ring, 200
-discriminator steps, ≈ 2 s of one-thread CPU each), run through the sweep driver's own call
-(``experiments.call_unit``) on three executors: ``serial`` (this process, one thread), ``local``
-(a spawned pool of ``--workers`` processes, one thread each) and ``ray`` (a local runtime with
-``--workers`` CPUs, one CPU per unit). Pools and the Ray runtime are started and warmed up
+The units are real gan-zoo units (its quick preset: a 2×64 MLP GAN on the 8-mode ring,
+``--steps`` discriminator steps, default 700: ≈ 2 s of one quiet thread each), run through the
+sweep driver's own call (``experiments.call_unit``) on three executors: ``serial`` (this
+process, one thread), ``local`` (a spawned pool of ``--workers`` processes, one thread each)
+and ``ray`` (a local runtime with ``--workers`` CPUs, one CPU per unit). Pools and the Ray runtime are started and warmed up
 (their workers import torch and deepnotes) before timing: what is measured is the sweep, not
 the start-up. Rounds rotate which executor goes first; medians are compared.
 
@@ -54,12 +54,13 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=700,
+                        help="discriminator steps per unit (700: ≈ 2 s of one quiet thread)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = experiments.preset("gan-zoo", "quick", device="cpu")
     n_units, rounds = (args.workers, 1) if args.quick else (args.units, args.rounds)
-    if args.quick:
-        config = dataclasses.replace(config, steps=20)
+    config = dataclasses.replace(config, steps=20 if args.quick else args.steps)
     losses = config.losses
     config = dataclasses.replace(config, seeds=-(-n_units // len(losses)))
     units = experiments.get("gan-zoo").units(config)[:n_units]
