@@ -6,7 +6,8 @@ sweep driver's own call (``experiments.call_unit``) on three executors: ``serial
 process, one thread), ``local`` (a spawned pool of ``--workers`` processes, one thread each)
 and ``ray`` (a local runtime with ``--workers`` CPUs, one CPU per unit). Pools and the Ray
 runtime are started and warmed up (their workers import torch and deepnotes) before timing:
-what is measured is the sweep, not the start-up. Rounds rotate which executor goes first; medians are compared.
+what is measured is the sweep, not the start-up. Rounds rotate which executor goes first;
+medians are compared.
 
 One JSON line per comparison (DESIGN.md): the local pool and Ray vs serial (target speedup
 ≥ 1.8 with 2 workers on 2 cores), and Ray vs the local pool: the overhead per unit in seconds
