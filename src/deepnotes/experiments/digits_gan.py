@@ -40,6 +40,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
 from .. import data
 from ..generative import (
     ConvDiscriminator,
@@ -60,6 +62,7 @@ from .base import (
     save_figure,
     short_run,
     t_quantile,
+    unit_run,
 )
 
 CLAIM = ("A convolutional GAN trained on handwritten digits produces samples that approach the "
@@ -105,9 +108,25 @@ class Config(ExperimentConfig):
         return cls(steps=20, batch_size=32, width=16, lr=2e-3, ema=0.8, seeds=2)
 
 
-def _train_one(config: Config, loss: str, replicate: int, x_train, classifier, test_features,
-               run) -> dict:
-    """Train one (loss, seed index); FD of its samples before and after, and class shares."""
+def units(config: Config) -> list[dict]:
+    """One unit per (loss, seed index): each trains one GAN."""
+    return [{"key": f"{loss}-{replicate}", "loss": loss, "replicate": replicate}
+            for loss in config.losses for replicate in range(config.seeds)]
+
+
+def _reference(classifier):
+    """The training and test digits, the test set's classifier features."""
+    x_train, _ = data.digits("train")
+    x_test, _ = data.digits("test")
+    return x_train, x_test, classifier_features(classifier, x_test)
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    """Train one (loss, seed index); FD of its samples before and after, and class shares
+    (and, for seed index 0, 64 samples for the figure)."""
+    loss, replicate = unit["loss"], unit["replicate"]
+    classifier = digits_classifier()
+    x_train, _, test_features = _reference(classifier)
     streams = config.streams()
     n = len(x_train)
     streams.manual_seed(f"init/{replicate}")
@@ -121,7 +140,7 @@ def _train_one(config: Config, loss: str, replicate: int, x_train, classifier, t
     trained = train_gan(
         G, D, x_train, loss=loss, steps=config.steps, batch_size=config.batch_size,
         optimizer="adam", lr=config.lr, betas=(config.beta1, config.beta2),
-        log_every=max(1, config.steps // 30), run=run, name=f"digits-{loss}-{replicate}",
+        log_every=max(1, config.steps // 30), run=None, name=f"digits-{loss}-{replicate}",
         device=config.device, seed=streams.seed(f"train/{replicate}"), progress=False,
         ema=config.ema,
     )
@@ -130,23 +149,23 @@ def _train_one(config: Config, loss: str, replicate: int, x_train, classifier, t
     raw = sample(trained.generator, n, rng=streams.generator(f"eval/{replicate}"))
     shares = class_shares(classifier, generated)
     return {"fd_untrained": fd_before, "fd": fd(generated), "fd_raw_generator": fd(raw),
-            "images": generated[:64], "shares": shares.tolist(),
+            "images": generated[:64].tolist() if replicate == 0 else None,
+            "shares": shares.tolist(),
             "digits_covered": int((shares >= COVERED_SHARE).sum())}
 
 
-def run(config: Config, run) -> Result:
-    x_train, _ = data.digits("train")
-    x_test, _ = data.digits("test")
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
     classifier = digits_classifier()
-    test_features = classifier_features(classifier, x_test)
+    x_train, x_test, test_features = _reference(classifier)
     baseline = frechet_distance_features(classifier_features(classifier, x_train), test_features)
     test_shares = class_shares(classifier, x_test)
+    by_key = {unit["key"]: result for unit, result in zip(units(config), unit_results,
+                                                          strict=True)}
 
     per_loss, grids = {}, {}
     for loss in config.losses:
-        rows = [_train_one(config, loss, r, x_train, classifier, test_features, run)
-                for r in range(config.seeds)]
-        grids[loss] = rows[0]["images"]
+        rows = [by_key[f"{loss}-{r}"] for r in range(config.seeds)]
+        grids[loss] = torch.tensor(rows[0]["images"])
         improvement = [math.log10(r["fd_untrained"] / r["fd"]) for r in rows]
         over_baseline = [math.log10(r["fd"] / baseline) for r in rows]
         improvement_mean, improvement_se = mean_and_se(improvement)
@@ -201,3 +220,6 @@ def run(config: Config, run) -> Result:
         ax.imshow(tiles.numpy(), cmap="gray_r", vmin=0, vmax=1)
         ax.set(xticks=[], yticks=[], title=title)
     return Result(metrics, Verdict(checks), [save_figure(fig, run, "digits_gan_samples")])
+
+
+run = unit_run(units, run_unit, summarize)
