@@ -17,11 +17,11 @@ bright object").
 
 The claim is about a classifier, so it is judged on each of ``seeds`` independently trained
 classifiers (each with its own initialization, batch order, clutter and patch; named random
-streams ``.../k``): per classifier, clean test accuracy ≥ 0.90 (a weak classifier must not be
-what makes the patch succeed), targeted success ≥ 0.80 and worst noise-patch success ≤ 0.10,
-each rate with its binomial standard error; and one check states on how many classifiers the
-claim holds (all are required). The patch area at the largest scale ≤ 10% of the image is
-checked once (geometry, no noise).
+streams ``.../k``; each a sweep unit, ``units``): per classifier, clean test accuracy ≥ 0.90
+(a weak classifier must not be what makes the patch succeed), targeted success ≥ 0.80 and
+worst noise-patch success ≤ 0.10, each rate with its binomial standard error; and one check
+states on how many classifiers the claim holds (all are required). The patch area at the
+largest scale ≤ 10% of the image is checked once (geometry, no noise).
 
 Choices and why (measured with this code, CPU):
 - target = cross. Targets whose look-alike is a plain blob are confounded: with circle or
@@ -55,7 +55,6 @@ import torch.nn.functional as F
 
 from .. import data
 from ..adversarial import EOT, apply_patch, patch_fraction, predict, train_patch
-from ..core.rng import RandomStreams
 from ..engine import resolve_device
 from ..nn.models import CNN2d
 from .base import (
@@ -69,6 +68,7 @@ from .base import (
     save_figure,
     short_run,
     train_classifier,
+    unit_run,
 )
 
 CLAIM = ("A patch covering at most 10% of the image, trained over random placements, rotations "
@@ -168,22 +168,48 @@ def _rate(hits: torch.Tensor) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / len(hits))
 
 
-def _one_classifier(config: Config, streams: RandomStreams, k: int, run, device, eot: EOT,
-                    x_train, y_train, x_test, y_test) -> dict:
-    """Train classifier ``k`` and its patch; return its rates (with standard errors) and what
-    the figure shows."""
+def _images(config: Config, device) -> tuple[torch.Tensor, ...]:
+    """``(x_train, y_train, x_test, y_test)``: the configured images, the first ``train_size`` /
+    ``test_size`` of each split, the test images on ``device``."""
+    x_train, y_train = load_images(config.data, "train", config.image_size, config.object_scale,
+                                   config.classes, config.object_intensity,
+                                   config.background_noise)
+    x_test, y_test = load_images(config.data, "test", config.image_size, config.object_scale,
+                                 config.classes, config.object_intensity,
+                                 config.background_noise)
+    x_train, y_train = x_train[: config.train_size], y_train[: config.train_size]
+    x_test, y_test = x_test[: config.test_size].to(device), y_test[: config.test_size].to(device)
+    return x_train, y_train, x_test, y_test
+
+
+def units(config: Config) -> list[dict]:
+    """The sweep units: one per independently trained classifier ``k`` (its own named random
+    streams ``.../k``)."""
+    return [{"key": f"classifier-{k}", "index": k} for k in range(config.seeds)]
+
+
+def run_unit(config: Config, unit: dict) -> dict:
+    """Train classifier ``k = unit["index"]`` and its patch; return its rates (each a pair
+    [rate, standard error]) and what the figure shows (the patch and six patched held-out
+    images, as nested lists)."""
+    k = unit["index"]
+    device = resolve_device(config.device)
+    streams = config.streams()
+    x_train, y_train, x_test, y_test = _images(config, device)
+    eot = EOT(location=True, rotation=config.rotation, scale=config.scale)
+
     cluttered = with_random_occluders(x_train, config, eot, rng=streams.generator(f"clutter/{k}"))
     streams.manual_seed(f"init/{k}")
     model = CNN2d(x_train.shape[1], int(y_train.max()) + 1, config.channels)
     train_classifier(model, (cluttered, y_train), steps=config.train_steps,
-                     batch_size=config.batch_size, lr=config.lr, run=run, name=f"classifier-{k}",
+                     batch_size=config.batch_size, lr=config.lr, run=None, name=f"classifier-{k}",
                      device=device, seed=streams.seed(f"batches/{k}"))
     clean = _rate(predict(model, x_test) == y_test)
 
     patch = train_patch(model, x_train, config.target, size=config.patch_size,
                         steps=config.patch_steps, transforms=eot, lr=config.patch_lr,
                         batch_size=config.batch_size, device=device,
-                        seed=streams.seed(f"patch-batches/{k}"), run=run, name=f"patch-{k}",
+                        seed=streams.seed(f"patch-batches/{k}"), run=None, name=f"patch-{k}",
                         rng=streams.generator(f"patch/{k}", device))
     held_out = x_test[y_test != config.target]
 
@@ -201,33 +227,21 @@ def _one_classifier(config: Config, streams: RandomStreams, k: int, run, device,
         noise_rates.append(_rate(targeted(noise)[1]))
     worst = max(range(len(noise_rates)), key=lambda j: noise_rates[j][0])
     return {
-        "clean_accuracy": clean,
-        "targeted_success": _rate(hits),
-        "noise_success_worst": noise_rates[worst],
+        "clean_accuracy": list(clean),
+        "targeted_success": list(_rate(hits)),
+        "noise_success_worst": list(noise_rates[worst]),
         "noise_success_per_patch": [rate for rate, _ in noise_rates],
         # a plain white patch: whether merely drawing a bright square of that size does it
         "white_patch_success": _rate(targeted(torch.ones_like(patch))[1])[0],
         "held_out_images": len(held_out),
-        "patch": patch,
-        "examples": patched[:6].cpu(),
+        "patch": patch.detach().cpu().tolist(),
+        "examples": patched[:6].detach().cpu().tolist(),
     }
 
 
-def run(config: Config, run) -> Result:
-    device = resolve_device(config.device)
-    streams = config.streams()
-    x_train, y_train = load_images(config.data, "train", config.image_size, config.object_scale,
-                                   config.classes, config.object_intensity,
-                                   config.background_noise)
-    x_test, y_test = load_images(config.data, "test", config.image_size, config.object_scale,
-                                 config.classes, config.object_intensity,
-                                 config.background_noise)
-    x_train, y_train = x_train[: config.train_size], y_train[: config.train_size]
-    x_test, y_test = x_test[: config.test_size].to(device), y_test[: config.test_size].to(device)
-    eot = EOT(location=True, rotation=config.rotation, scale=config.scale)
-    outcomes = [_one_classifier(config, streams, k, run, device, eot, x_train, y_train, x_test,
-                                y_test) for k in range(config.seeds)]
-
+def summarize(config: Config, unit_results: list[dict], run) -> Result:
+    """The checks, metrics and figure from the classifiers' results (in ``units`` order)."""
+    outcomes = unit_results
     fraction = patch_fraction((config.patch_size,) * 2, (config.image_size,) * 2,
                               max(config.scale))
     checks = [Check.exact(f"patch covers at most {MAX_FRACTION:.0%} of the image at the "
@@ -284,16 +298,17 @@ def run(config: Config, run) -> Result:
 
     fig, axes = new_figure(ncols=3, width=3.6, height=3.2)
     first = outcomes[0]
-    axes[0].imshow(first["patch"][0].numpy(), cmap="gray", vmin=0, vmax=1)
+    patch = torch.tensor(first["patch"], dtype=torch.float32)
+    axes[0].imshow(patch[0].numpy(), cmap="gray", vmin=0, vmax=1)
     axes[0].set_title(f"classifier 0's patch (→ class {config.target})", fontsize=9)
-    examples = first["examples"][:, 0]
+    examples = torch.tensor(first["examples"], dtype=torch.float32)[:, 0]
     axes[1].imshow(torch.cat(list(examples[:3]), dim=1).numpy(), cmap="gray", vmin=0, vmax=1)
     axes[1].set_title("held-out images with the patch", fontsize=9)
     positions = torch.arange(config.seeds, dtype=torch.float64)
     for offset, key, label, color in ((-0.27, "targeted_success", "patch", "tab:red"),
                                       (0.0, "noise_success_worst", "worst noise", "tab:gray"),
                                       (0.27, "white_patch_success", "white", "tab:olive")):
-        heights = [o[key][0] if isinstance(o[key], tuple) else o[key] for o in outcomes]
+        heights = [o[key][0] if isinstance(o[key], list) else o[key] for o in outcomes]
         axes[2].bar(positions + offset, heights, width=0.27, label=label, color=color)
     axes[2].axhline(MIN_SUCCESS, color="tab:red", ls=":", lw=1)
     axes[2].axhline(MAX_NOISE_SUCCESS, color="k", ls=":", lw=1)
@@ -305,3 +320,6 @@ def run(config: Config, run) -> Result:
         ax.set_xticks([])
         ax.set_yticks([])
     return Result(metrics, verdict, [save_figure(fig, run, "adversarial_patch")])
+
+
+run = unit_run(units, run_unit, summarize)
