@@ -6,7 +6,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepnotes.vision.boxes import batched_nms, box_area, box_convert, box_iou, nms
+from deepnotes.vision.boxes import (
+    batched_nms,
+    box_area,
+    box_convert,
+    box_iou,
+    nms,
+    paired_box_iou,
+)
 
 coordinate = st.floats(0.0, 10.0, allow_nan=False, width=64)
 size = st.just(0.0) | st.floats(1e-3, 5.0)  # no subnormal sizes: they vanish in float32
@@ -61,6 +68,17 @@ def reference_nms(boxes, scores, threshold, classes=None):
 
 def as_tensor(boxes, dtype=torch.float64):
     return torch.tensor(boxes, dtype=dtype).reshape(-1, 4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(xyxy_lists())
+def test_paired_box_iou_matches_brute_force(a):
+    b = [q for q in reversed(a)]
+    paired = paired_box_iou(as_tensor(a), as_tensor(b))
+    expected = torch.tensor([reference_iou(p, q) for p, q in zip(a, b, strict=True)],
+                            dtype=torch.float64)
+    assert torch.allclose(paired, expected, atol=1e-12)
+    assert torch.allclose(paired, torch.diagonal(box_iou(as_tensor(a), as_tensor(b))))
 
 
 @settings(max_examples=60, deadline=None)
@@ -208,3 +226,8 @@ def test_nms_hand_case():
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=rf"\b{name}\b"):
         call()
+
+
+def test_paired_box_iou_refuses_unpaired_boxes():
+    with pytest.raises(ValueError, match="a and b"):
+        paired_box_iou(torch.zeros(3, 4), torch.zeros(2, 4))

@@ -10,7 +10,15 @@ loss itself is
 
 from __future__ import annotations
 
-from .boxes import BOX_FORMATS, batched_nms, box_area, box_convert, box_iou, nms
+from .boxes import (
+    BOX_FORMATS,
+    batched_nms,
+    box_area,
+    box_convert,
+    box_iou,
+    nms,
+    paired_box_iou,
+)
 from .detection import (
     Detections,
     GridDetector,
@@ -46,6 +54,7 @@ __all__ = [
     "box_area",
     "box_convert",
     "box_iou",
+    "paired_box_iou",
     "nms",
     "LocalizationPrediction",
     "class_accuracy",

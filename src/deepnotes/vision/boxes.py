@@ -30,7 +30,8 @@ import torch
 
 from ..core import checks
 
-__all__ = ["BOX_FORMATS", "batched_nms", "box_area", "box_convert", "box_iou", "nms"]
+__all__ = ["BOX_FORMATS", "batched_nms", "box_area", "box_convert", "box_iou", "nms",
+           "paired_box_iou"]
 
 BOX_FORMATS = ("xyxy", "cxcywh")
 
@@ -82,17 +83,27 @@ def box_area(boxes: torch.Tensor, fmt: str = "xyxy") -> torch.Tensor:
 
 
 def _iou_xyxy(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise IoU of validated xyxy boxes a (N, 4) and b (M, 4): (N, M)."""
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    low = torch.maximum(a[:, None, :2], b[None, :, :2])   # (max x₁, max y₁)
-    high = torch.minimum(a[:, None, 2:], b[None, :, 2:])  # (min x₂, min y₂)
+    """IoU of validated xyxy boxes a (…, 4) and b (…, 4) whose leading dimensions broadcast:
+    a[:, None] against b[None] gives the (N, M) pairwise table, a against b the paired one."""
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    low = torch.maximum(a[..., :2], b[..., :2])   # (max x₁, max y₁)
+    high = torch.minimum(a[..., 2:], b[..., 2:])  # (min x₂, min y₂)
     wh = (high - low).clamp(min=0)
     inter = wh[..., 0] * wh[..., 1]
-    union = area_a[:, None] + area_b[None, :] - inter
+    union = area_a + area_b - inter
     positive = union > 0
     return torch.where(positive, inter / torch.where(positive, union, torch.ones_like(union)),
                        torch.zeros_like(union))
+
+
+def _same_dtype_xyxy(a: torch.Tensor, b: torch.Tensor, fmt: str):
+    if a.dtype != b.dtype:
+        dtype = torch.promote_types(a.dtype, b.dtype)
+        a, b = a.to(dtype), b.to(dtype)
+    if fmt == "cxcywh":
+        a, b = box_convert(a, "cxcywh", "xyxy"), box_convert(b, "cxcywh", "xyxy")
+    return a, b
 
 
 def box_iou(a: torch.Tensor, b: torch.Tensor, fmt: str = "xyxy") -> torch.Tensor:
@@ -102,12 +113,20 @@ def box_iou(a: torch.Tensor, b: torch.Tensor, fmt: str = "xyxy") -> torch.Tensor
     fmt = checks.choice(fmt, "fmt", BOX_FORMATS)
     _boxes(a, "a", fmt, ndim=2)
     _boxes(b, "b", fmt, ndim=2)
-    if a.dtype != b.dtype:
-        dtype = torch.promote_types(a.dtype, b.dtype)
-        a, b = a.to(dtype), b.to(dtype)
-    if fmt == "cxcywh":
-        a, b = box_convert(a, "cxcywh", "xyxy"), box_convert(b, "cxcywh", "xyxy")
-    return _iou_xyxy(a, b)
+    a, b = _same_dtype_xyxy(a, b, fmt)
+    return _iou_xyxy(a[:, None, :], b[None, :, :])
+
+
+def paired_box_iou(a: torch.Tensor, b: torch.Tensor, fmt: str = "xyxy") -> torch.Tensor:
+    """Paired intersection over union: ``a`` and ``b`` (N, 4) in format ``fmt`` → (N,) with
+    entry i = IoU(a_i, b_i), the diagonal of ``box_iou(a, b)`` without its N×N table."""
+    fmt = checks.choice(fmt, "fmt", BOX_FORMATS)
+    _boxes(a, "a", fmt, ndim=2)
+    _boxes(b, "b", fmt, ndim=2)
+    if len(a) != len(b):
+        raise ValueError(f"a and b must hold the same number of boxes to pair them, got "
+                         f"{len(a)} and {len(b)}")
+    return _iou_xyxy(*_same_dtype_xyxy(a, b, fmt))
 
 
 def _greedy(overlap: np.ndarray) -> list[int]:
@@ -139,7 +158,7 @@ def _nms(boxes, scores, classes, iou_threshold, fmt) -> torch.Tensor:
     sorted_boxes = boxes[order]
     if fmt == "cxcywh":
         sorted_boxes = box_convert(sorted_boxes, "cxcywh", "xyxy")
-    overlap = _iou_xyxy(sorted_boxes, sorted_boxes) > threshold
+    overlap = _iou_xyxy(sorted_boxes[:, None, :], sorted_boxes[None, :, :]) > threshold
     if classes is not None:
         sorted_classes = classes[order]
         overlap &= sorted_classes[:, None] == sorted_classes[None, :]

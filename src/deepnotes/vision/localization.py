@@ -29,15 +29,12 @@ import torch
 from ..core import checks
 from ..data.shapes import Shapes
 from ..losses import check_localization
-from .boxes import box_iou
+from .boxes import paired_box_iou
 
 __all__ = [
     "LocalizationPrediction", "class_accuracy", "decode_localization", "localization_ious",
     "localization_target", "mean_iou", "paired_iou", "presence_accuracy",
 ]
-
-#: rows per block when IoUs of paired boxes are taken from the pairwise matrix's diagonal
-_IOU_BLOCK = 1024
 
 
 def localization_target(shapes: Shapes) -> torch.Tensor:
@@ -85,11 +82,8 @@ def decode_localization(outputs: torch.Tensor, threshold: float = 0.5
 
 
 def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU(a_i, b_i) of paired (N, 4) cxcywh boxes: the diagonal of ``boxes.box_iou``, taken
-    block by block so memory stays O(N)."""
-    parts = [torch.diagonal(box_iou(a[i:i + _IOU_BLOCK], b[i:i + _IOU_BLOCK], fmt="cxcywh"))
-             for i in range(0, len(a), _IOU_BLOCK)]
-    return torch.cat(parts) if parts else a.new_zeros(0)
+    """IoU(a_i, b_i) of paired (N, 4) cxcywh boxes (``boxes.paired_box_iou``)."""
+    return paired_box_iou(a, b, fmt="cxcywh")
 
 
 def localization_ious(outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
