@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import __version__
 from ..core.files import write_bytes, write_json, write_text
 from ..engine import distributed
+from ..engine.bookkeeping import Progress
 from ..engine.devices import cpu_threads, resolve_device
 from ..engine.executors import Executor, SerialExecutor, UnitError
 from ..engine.run import Run
@@ -255,7 +254,10 @@ def run_units(module: ModuleType, config, run: Run, *, executor: Executor | None
                          "(num_cpus, num_gpus)")
     pending = [unit for unit in units if unit["key"] not in results]
     errors: dict[str, list[UnitError]] = {}
-    with _unit_progress(label, len(units), len(results)) as advance:
+    # the engine's progress bar (stderr, on a terminal, rank 0): finished/total units
+    progress = Progress(len(units), f"{label} units", enabled=None, interval=0, unit="units")
+    progress.update(len(results))
+    try:
         for _attempt in range(UNIT_ATTEMPTS):
             if not pending:
                 break
@@ -269,8 +271,10 @@ def run_units(module: ModuleType, config, run: Run, *, executor: Executor | None
                 record_unit(run, unit, value, seconds)
                 results[unit["key"]] = value
                 errors.pop(unit["key"], None)
-                advance()
+                progress.update(len(results))
             pending = [unit for unit in pending if unit["key"] not in results]
+    finally:
+        progress.close()
     if errors:
         failed = {}
         for key, attempts in errors.items():
@@ -287,22 +291,3 @@ def run_units(module: ModuleType, config, run: Run, *, executor: Executor | None
                           f"resume the run (--resume) to rerun only the failed and missing "
                           f"units.", failed)
     return module.summarize(config, [results[unit["key"]] for unit in units], run)
-
-
-class _unit_progress:  # noqa: N801 - a context manager used like a function
-    """Finished/total units as a rich progress bar on stderr when it is a terminal (quiet
-    otherwise); the context value advances it by one unit."""
-
-    def __init__(self, label: str, total: int, done: int) -> None:
-        console = Console(stderr=True)
-        self.progress = Progress(TextColumn(f"[bold]{label}[/] units"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                                 transient=False, disable=not console.is_terminal)
-        self.task = self.progress.add_task(label, total=total, completed=done)
-
-    def __enter__(self):
-        self.progress.start()
-        return lambda: self.progress.advance(self.task)
-
-    def __exit__(self, *exc_info) -> None:
-        self.progress.stop()
